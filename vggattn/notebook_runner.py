@@ -1,0 +1,115 @@
+"""Execute the course notebooks in order and write `results/summary.md` (`make run`).
+
+    python -m vggattn.notebook_runner notebooks/00_setup_and_data.ipynb ...   # copies in results/notebooks/
+    python -m vggattn.notebook_runner --inplace notebooks/*.ipynb             # what maintainers commit
+
+Each notebook runs top to bottom in a fresh kernel from the `notebooks/` folder. A notebook that fails is
+reported with the failing cell and the run goes on with the next one; the exit status is non-zero if any
+failed. Stored outputs are checked too: a warning on stderr counts as a problem.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .paths import display_path, results_dir
+from .results import clear_figures, read_figures
+
+WARNING_PATTERN = re.compile(r"\b\w*Warning\b")
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    seconds: float
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+    figures: dict = field(default_factory=dict)
+
+    def summary_line(self) -> str:
+        status = "ran" if self.ok else "FAILED"
+        figures = ", ".join(f"{k}={_format(v)}" for k, v in sorted(self.figures.items()))
+        problems = f" Problems: {'; '.join(self.problems)}." if self.problems else ""
+        return f"- `{self.name}`: {status} in {self.seconds:.0f} s. {figures or 'no figures recorded'}.{problems}"
+
+
+def _format(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def stored_output_problems(notebook) -> list[str]:
+    """Warnings or errors among a notebook's outputs (they must never be committed)."""
+    problems = []
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                problems.append(f"cell {index}: error {output.get('ename')}")
+            elif output.get("output_type") == "stream" and output.get("name") == "stderr":
+                match = WARNING_PATTERN.search(output.get("text", ""))
+                if match:
+                    problems.append(f"cell {index}: {match.group(0)} on stderr")
+    return problems
+
+
+def run_notebook(path: Path, out_path: Path, timeout: int = 900) -> NotebookRun:
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    name = path.stem
+    clear_figures(name)
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    problems: list[str] = []
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        problems.append(str(error).strip().splitlines()[-1][:300])
+    seconds = time.perf_counter() - start
+    problems += stored_output_problems(notebook)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, out_path)
+    return NotebookRun(name, seconds, ok=not problems, problems=problems, figures=read_figures(name))
+
+
+def write_summary(runs: list[NotebookRun], path: Path) -> None:
+    lines = ["# Results of `make run`", "", *[run.summary_line() for run in runs], ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vggattn.notebook_runner", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="+", type=Path, help="notebooks to execute, in this order")
+    parser.add_argument("--inplace", action="store_true", help="overwrite the notebooks with their executed versions")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")
+    args = parser.parse_args(argv)
+
+    missing = [str(p) for p in args.notebooks if not p.is_file()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+
+    runs = []
+    for path in args.notebooks:
+        out_path = path if args.inplace else results_dir() / "notebooks" / path.name
+        print(f"running {path.name} ...", flush=True)
+        run = run_notebook(path, out_path, timeout=args.timeout)
+        print(run.summary_line(), flush=True)
+        runs.append(run)
+    summary = results_dir() / "summary.md"
+    write_summary(runs, summary)
+    print(f"wrote {display_path(summary)}")
+    return 0 if all(run.ok for run in runs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
