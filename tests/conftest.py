@@ -1,0 +1,32 @@
+"""Fixtures shared by every test file: real CIFAR-10 when available, else a tiny random stand-in."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from vggattn.data import CIFAR10_CLASSES, CifarTensors, DataError, find_data_root
+
+
+@pytest.fixture(scope="session")
+def cifar_root() -> Path:
+    """The real CIFAR-10 root from ``$VGGATTN_DATA``; the test is skipped when there is none."""
+    if not os.environ.get("VGGATTN_DATA"):
+        pytest.skip("needs real CIFAR-10: export VGGATTN_DATA=/path/to/cifar10")
+    try:
+        root, _layout = find_data_root(os.environ["VGGATTN_DATA"])
+    except DataError as error:
+        pytest.skip(f"needs real CIFAR-10, $VGGATTN_DATA holds none: {error}")
+    return root
+
+
+@pytest.fixture
+def tiny_cifar() -> CifarTensors:
+    """200 random uint8 images, 20 per class, grouped by class (as an ImageFolder copy is); fixed seed."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (200, 3, 32, 32), dtype=torch.uint8, generator=generator)
+    labels = torch.arange(len(CIFAR10_CLASSES)).repeat_interleave(20)  # (200,) 0,0,...,9,9
+    return CifarTensors(images, labels, CIFAR10_CLASSES, "tiny_cifar test fixture (random pixels)")
