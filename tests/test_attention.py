@@ -1,0 +1,365 @@
+"""The attention modules: equations against references, shapes, gradients, near-identity init, bad input."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from vggattn.attention import (
+    CBAM,
+    SEED_ARTICLE_EINSUM,
+    DynamicConv2d,
+    SeedDynamicConv2d,
+    SpatialAttention,
+    SqueezeExcitation,
+    hidden_width,
+    seed_article_forward,
+    temperature_schedule,
+)
+from vggattn.inspection import (
+    cbam_parameters,
+    count_parameters,
+    dynamic_conv_parameters,
+    se_parameters,
+    seed_dynamic_conv_parameters,
+    spatial_parameters,
+)
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_one_thread() -> Iterator[None]:
+    """Seed 0 and one torch thread: tiny models run 10-100x slower with two threads on a shared 2-core CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_modules(channels: int) -> dict[str, nn.Module]:
+    """One of each module for `channels` input channels (and as many output channels)."""
+    return {
+        "se": SqueezeExcitation(channels),
+        "spatial": SpatialAttention(),
+        "cbam": CBAM(channels),
+        "dynamic": DynamicConv2d(channels, channels, 3, padding=1),
+        "seed_dynamic": SeedDynamicConv2d(channels, channels),
+    }
+
+
+# --- every module: shapes, gradients, train and eval, any H, W >= 1 -------------------------------
+
+
+@pytest.mark.parametrize("kind", ["se", "spatial", "cbam", "dynamic", "seed_dynamic"])
+@pytest.mark.parametrize("shape", [(1, 8, 1, 1), (2, 8, 5, 3), (3, 8, 16, 16)])
+@pytest.mark.parametrize("training", [True, False])
+def test_module_keeps_shape_and_passes_gradients(kind: str, shape: tuple[int, ...], training: bool) -> None:
+    module = make_modules(8)[kind].train(training)
+    x = torch.randn(shape, requires_grad=True)
+    out = module(x)
+    assert out.shape == x.shape
+    out.square().sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in module.parameters())
+
+
+@pytest.mark.parametrize("kind", ["se", "cbam", "dynamic", "seed_dynamic"])
+def test_wrong_channel_count_is_named(kind: str) -> None:
+    module = make_modules(8)[kind]
+    with pytest.raises(ValueError, match=rf"{type(module).__name__} was built for 8 input channels, got .* 4"):
+        module(torch.randn(2, 4, 5, 5))
+
+
+@pytest.mark.parametrize("kind", ["se", "spatial", "cbam", "dynamic", "seed_dynamic"])
+def test_non_4d_input_is_rejected(kind: str) -> None:
+    module = make_modules(8)[kind]
+    with pytest.raises(ValueError, match=r"expects a 4-D input \(B, C, H, W\), got shape \(8, 5, 5\)"):
+        module(torch.randn(8, 5, 5))
+    with pytest.raises(TypeError, match="expects a torch.Tensor"):
+        module([[1.0]])
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: SqueezeExcitation(0), "channels must be >= 1, got 0"),
+        (lambda: SqueezeExcitation(8, 0), "reduction must be >= 1, got 0"),
+        (lambda: SqueezeExcitation(8, min_hidden=0), "min_hidden must be >= 1"),
+        (lambda: CBAM(-1), "channels must be >= 1"),
+        (lambda: CBAM(8, kernel_size=4), "kernel_size must be odd"),
+        (lambda: SpatialAttention(4), "kernel_size must be odd"),
+        (lambda: SpatialAttention(0), "kernel_size must be >= 1"),
+        (lambda: SpatialAttention(-3), "kernel_size must be >= 1"),
+        (lambda: DynamicConv2d(8, 8, 3, num_kernels=0), "num_kernels must be >= 1"),
+        (lambda: DynamicConv2d(8, 8, 3, temperature=0), "temperature must be a number > 0"),
+        (lambda: DynamicConv2d(8, 6, 3, groups=4), r"divisible by groups \(4\)"),
+        (lambda: DynamicConv2d(8, 8, 0), "kernel_size must be >= 1"),
+        (lambda: DynamicConv2d(8, 8, 3, stride=0), "stride must be >= 1"),
+        (lambda: DynamicConv2d(8, 8, 3, padding=-1), "padding must be an int >= 0"),
+        (lambda: DynamicConv2d(8, 8, 3, reduction=0), "reduction must be >= 1"),
+        (lambda: SeedDynamicConv2d(0, 8), "channels must be >= 1"),
+        (lambda: SeedDynamicConv2d(8, 8, padding=-1), "padding must be an int >= 0"),
+    ],
+)
+def test_bad_constructor_arguments_raise_value_error(build, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_non_int_channels_raise_type_error() -> None:
+    with pytest.raises(TypeError, match="channels must be an int, got float 8.0"):
+        SqueezeExcitation(8.0)
+
+
+# --- SqueezeExcitation ---------------------------------------------------------------------------
+
+
+def test_se_equals_torchvision_with_the_same_weights() -> None:
+    se = SqueezeExcitation(64, 16, bias=True)
+    reference = torchvision.ops.SqueezeExcitation(64, 4)
+    with torch.no_grad():
+        for ours, theirs in ((se.fc1, reference.fc1), (se.fc2, reference.fc2)):
+            theirs.weight.copy_(ours.weight[:, :, None, None])
+            theirs.bias.copy_(ours.bias)
+    x = torch.randn(2, 64, 7, 5)
+    torch.testing.assert_close(se(x), reference(x))
+
+
+def test_se_gate_is_kept_and_follows_the_equation() -> None:
+    se = SqueezeExcitation(16, 4)
+    u = torch.randn(3, 16, 6, 6)
+    out = se(u)
+    s = torch.sigmoid(se.fc2(torch.relu(se.fc1(u.mean(dim=(2, 3))))))
+    torch.testing.assert_close(se.last_gate, s)
+    torch.testing.assert_close(out, u * s[:, :, None, None])
+    assert se.last_gate.shape == (3, 16) and not se.last_gate.requires_grad
+
+
+def test_se_hidden_width_is_never_zero() -> None:
+    assert hidden_width(8, 16, 4) == 4  # the article's Linear(8, 0)
+    assert SqueezeExcitation(8, 16).fc1.out_features == 4
+    assert [hidden_width(c, 16, 4) for c in (64, 128, 256, 512)] == [4, 8, 16, 32]  # the article's widths
+
+
+def test_se_article_placement_parameter_count() -> None:
+    channels = (64, 128, 256, 512, 512)
+    measured = sum(count_parameters(SqueezeExcitation(c, 16, bias=False)) for c in channels)
+    assert measured == sum(se_parameters(c, 16, bias=False) for c in channels) == 76_288
+    assert count_parameters(SqueezeExcitation(64)) == se_parameters(64, bias=True)
+
+
+# --- SpatialAttention ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 5, 7, 9])
+def test_spatial_gate_follows_the_equation(kernel_size: int) -> None:
+    module = SpatialAttention(kernel_size)
+    x = torch.randn(2, 6, 9, 7)
+    out, A = module(x, return_gate=True)
+    d = torch.cat([x.mean(1, keepdim=True), x.max(1, keepdim=True).values], 1)
+    expected_A = torch.sigmoid(F.conv2d(d, module.conv.weight, padding=kernel_size // 2))
+    torch.testing.assert_close(A, expected_A)
+    torch.testing.assert_close(out, x * expected_A)
+    torch.testing.assert_close(module.last_gate, expected_A)
+    assert A.shape == (2, 1, 9, 7)
+    assert count_parameters(module) == spatial_parameters(kernel_size) == 2 * kernel_size**2
+
+
+def test_spatial_article_placement_parameter_count() -> None:
+    assert 5 * count_parameters(SpatialAttention(7)) == 490
+
+
+# --- CBAM ----------------------------------------------------------------------------------------
+
+
+def test_cbam_is_channel_gate_then_spatial_attention() -> None:
+    module = CBAM(32, 8, 3)
+    x = torch.randn(2, 32, 6, 6)
+    mlp = lambda v: module.fc2(torch.relu(module.fc1(v)))  # noqa: E731
+    M_c = torch.sigmoid(mlp(x.mean(dim=(2, 3))) + mlp(x.amax(dim=(2, 3))))
+    torch.testing.assert_close(module(x), module.spatial(x * M_c[:, :, None, None]))
+    torch.testing.assert_close(module.last_channel_gate, M_c)
+    assert module.spatial.last_gate.shape == (2, 1, 6, 6)
+    assert count_parameters(module) == cbam_parameters(32, 8, 3)
+
+
+# --- near-identity insertion ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["se", "spatial", "cbam"])
+def test_near_identity_gate_scales_by_gate(kind: str) -> None:
+    module = {"se": SqueezeExcitation(8), "spatial": SpatialAttention(bias=True), "cbam": CBAM(8)}[kind]
+    module.init_near_identity(0.99)
+    x = torch.randn(2, 8, 5, 5)
+    torch.testing.assert_close(module(x), 0.99 * x)
+
+
+@pytest.mark.parametrize("module", [SqueezeExcitation(8, bias=False), SpatialAttention(), CBAM(8, bias=False)])
+def test_near_identity_needs_bias(module: nn.Module) -> None:
+    with pytest.raises(ValueError, match="needs a bias .* build it with bias=True"):
+        module.init_near_identity()
+
+
+@pytest.mark.parametrize("gate", [0.0, 1.0, 1.5, -0.1])
+def test_near_identity_rejects_gate_outside_0_1(gate: float) -> None:
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        CBAM(8).init_near_identity(gate)
+
+
+# --- SeedDynamicConv2d ---------------------------------------------------------------------------
+
+
+def test_seed_equals_per_sample_reference() -> None:
+    module = SeedDynamicConv2d(16, 8, kernel_size=3, padding=1, reduction=4)
+    nn.init.normal_(module.attention[3].weight, 0, 0.5)  # a kernel that differs between samples
+    x = torch.randn(3, 16, 7, 6)
+    kernels = torch.sigmoid(module.attention[3](torch.relu(module.attention[1](x.mean((2, 3), keepdim=True)))))
+    kernels = kernels.reshape(3, 8, 16, 3, 3)
+    assert not torch.allclose(kernels[0], kernels[1])
+    reference = torch.cat([F.conv2d(x[b : b + 1], kernels[b], padding=1) for b in range(3)]) + module.base_conv(x)
+    torch.testing.assert_close(module(x), reference)
+
+
+def test_seed_other_padding_changes_output_size() -> None:
+    module = SeedDynamicConv2d(4, 6, kernel_size=3, padding=0)
+    assert module(torch.randn(2, 4, 7, 5)).shape == (2, 6, 5, 3)
+
+
+def test_seed_parameter_count_is_the_articles() -> None:
+    with torch.device("meta"):
+        module = SeedDynamicConv2d(512, 512)
+    assert count_parameters(module) == seed_dynamic_conv_parameters(512, 512) == 80_232_992
+
+
+def test_the_articles_einsum_crashes() -> None:
+    assert SEED_ARTICLE_EINSUM == "bocik,bikn->bocn"
+    module = SeedDynamicConv2d(8, 8)
+    with pytest.raises(RuntimeError, match="einsum.*subscript i has size 8"):
+        seed_article_forward(module, torch.randn(1, 8, 4, 4))
+
+
+def test_seed_from_conv_and_near_identity() -> None:
+    conv = nn.Conv2d(8, 4, 3, padding=1)
+    module = SeedDynamicConv2d.from_conv(conv, reduction=2)
+    torch.testing.assert_close(module.base_conv.weight, conv.weight)
+    module.init_near_identity()
+    x = torch.randn(2, 8, 6, 6)
+    torch.testing.assert_close(module(x), conv(x), atol=1e-4, rtol=0)  # 1e-6 * (sum of 72 inputs)
+    with pytest.raises(ValueError, match="stride 1"):
+        SeedDynamicConv2d.from_conv(nn.Conv2d(8, 4, 3, stride=2))
+    with pytest.raises(TypeError, match="expects an nn.Conv2d"):
+        SeedDynamicConv2d.from_conv(nn.Linear(3, 3))
+
+
+# --- DynamicConv2d -------------------------------------------------------------------------------
+
+
+def per_sample_reference(module: DynamicConv2d, x: torch.Tensor) -> torch.Tensor:
+    """DynamicConv2d by its equation, one sample at a time, with the attention it stored."""
+    pi = module.last_attention
+    outputs = []
+    for b in range(x.shape[0]):
+        weight = torch.einsum("k,koihw->oihw", pi[b], module.weight)
+        bias = pi[b] @ module.bias if module.bias is not None else None
+        settings = (module.stride, module.padding, module.dilation, module.groups)
+        outputs.append(F.conv2d(x[b : b + 1], weight, bias, *settings))
+    return torch.cat(outputs)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(kernel_size=3, padding=1),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=3, stride=2, padding=2, dilation=2),
+        dict(kernel_size=(3, 1), padding=(1, 0), groups=4),
+        dict(kernel_size=1, groups=2, bias=False),
+        dict(kernel_size=5, padding="same", dilation=2),
+        dict(kernel_size=3, padding="valid", groups=8),
+    ],
+)
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("size", [(9, 8), (5, 4)])  # >= and < GROUPED_MIN_PIXELS: both ways of computing
+def test_dynamic_batched_equals_per_sample_loop(settings: dict, batch: int, size: tuple[int, int]) -> None:
+    module = DynamicConv2d(8, 16, temperature=1.0, **settings)
+    nn.init.normal_(module.fc2.weight, 0, 1.0)  # attention that differs between samples
+    x = torch.randn(batch, 8, *size)
+    out = module(x)
+    torch.testing.assert_close(out, per_sample_reference(module, x))
+    assert module.last_attention.shape == (batch, 4)
+    torch.testing.assert_close(module.last_attention.sum(1), torch.ones(batch))
+
+
+def test_dynamic_both_ways_of_computing_agree() -> None:
+    module = DynamicConv2d(8, 12, 3, stride=2, padding=1, groups=4)
+    x = torch.randn(3, 8, 6, 6)
+    pi = torch.softmax(torch.randn(3, 4), dim=1)
+    assert x.shape[-2] * x.shape[-1] < module.GROUPED_MIN_PIXELS
+    torch.testing.assert_close(module._mix_kernels(x, pi), module._mix_outputs(x, pi))
+
+
+def test_dynamic_with_one_kernel_equals_conv2d() -> None:
+    module = DynamicConv2d(6, 10, 3, stride=2, padding=1, num_kernels=1)
+    x = torch.randn(2, 6, 11, 11)
+    torch.testing.assert_close(module(x), F.conv2d(x, module.weight[0], module.bias[0], 2, 1))
+
+
+def test_dynamic_with_identical_kernels_equals_conv2d() -> None:
+    module = DynamicConv2d(6, 10, 3, padding=1, num_kernels=4, temperature=1.0)
+    with torch.no_grad():
+        module.weight.copy_(module.weight[:1].expand_as(module.weight))
+        module.bias.copy_(module.bias[:1].expand_as(module.bias))
+    x = torch.randn(2, 6, 7, 7)
+    torch.testing.assert_close(module(x), F.conv2d(x, module.weight[0], module.bias[0], padding=1))
+
+
+def test_dynamic_channels_last_input() -> None:
+    module = DynamicConv2d(8, 8, 3, padding=1)
+    for size in (9, 6):
+        x = torch.randn(2, 8, size, size)
+        torch.testing.assert_close(module(x.to(memory_format=torch.channels_last)), module(x))
+
+
+@pytest.mark.parametrize(
+    "conv",
+    [nn.Conv2d(8, 16, 3, padding=1), nn.Conv2d(8, 4, 3, stride=2, dilation=2, groups=4, bias=False)],
+)
+def test_dynamic_from_conv_computes_the_conv(conv: nn.Conv2d) -> None:
+    module = DynamicConv2d.from_conv(conv, num_kernels=3, temperature=1.0)
+    nn.init.normal_(module.fc2.weight, 0, 1.0)
+    for size in (10, 6):
+        x = torch.randn(2, 8, size, size)
+        torch.testing.assert_close(module(x), conv(x))
+    assert (module.stride, module.dilation, module.groups) == (conv.stride, conv.dilation, conv.groups)
+
+
+def test_dynamic_parameter_count_and_temperature() -> None:
+    module = DynamicConv2d(64, 128, 3, padding=1, num_kernels=4, reduction=4)
+    assert count_parameters(module) == dynamic_conv_parameters(64, 128, 3, 4, 4)
+    module.set_temperature(1.0)
+    assert module.temperature == 1.0
+    with pytest.raises(ValueError, match="temperature must be a number > 0"):
+        module.set_temperature(-1)
+
+
+def test_high_temperature_gives_near_uniform_attention() -> None:
+    module = DynamicConv2d(8, 8, 3, padding=1, temperature=1e6)
+    module(torch.randn(2, 8, 4, 4))
+    torch.testing.assert_close(module.last_attention, torch.full((2, 4), 0.25))
+
+
+def test_temperature_schedule_is_linear_then_flat() -> None:
+    assert temperature_schedule(0, 10) == 30.0
+    assert temperature_schedule(5, 10) == 15.5
+    assert temperature_schedule(10, 10) == temperature_schedule(50, 10) == 1.0
+    assert math.isclose(temperature_schedule(2.5, 10, start=11.0, end=1.0), 8.5)
+    with pytest.raises(ValueError, match="epoch must be >= 0"):
+        temperature_schedule(-1, 10)
+    with pytest.raises(ValueError, match="total_epochs must be >= 1"):
+        temperature_schedule(0, 0)

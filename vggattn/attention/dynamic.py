@@ -1,0 +1,314 @@
+"""Dynamic convolution: the article's per-sample kernel generator (corrected), and Chen et al.'s (2020) K kernels."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vggattn.attention._common import (
+    check_input,
+    check_kernel_size,
+    check_positive_int,
+    gate_logit,
+    hidden_width,
+    zero_last_layer,
+)
+
+SEED_ARTICLE_EINSUM = "bocik,bikn->bocn"
+"""The einsum of the article's forward: `i` is the kernel size in operand 0 and the input channels in operand 1."""
+
+
+def _check_conv_for_copy(conv: nn.Conv2d, target: str) -> None:
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f"{target}.from_conv expects an nn.Conv2d, got {type(conv).__name__}")
+    if conv.padding_mode != "zeros":
+        raise ValueError(
+            f"{target}.from_conv supports padding_mode='zeros' only, got {conv.padding_mode!r}"
+        )
+
+
+class SeedDynamicConv2d(nn.Module):
+    """The article's "dynamic convolution attention", with its einsum corrected: a base conv plus a
+    whole per-sample kernel generated from the input.
+
+        z = mean_ij x                                            (B, I, H, W) -> (B, I, 1, 1)
+        W_dyn = sigmoid(attention_conv2(relu(attention_conv1(z))))  -> (B, O * I * k * k) -> (B, O, I, k, k)
+        out = base_conv(x) + conv_b(x_b, W_dyn_b)                per sample b, same padding
+
+    The generator's last 1x1 conv has `hidden * O * I * k * k` weights: 80,232,992 parameters for
+    one 512 -> 512 layer (base conv 2,359,808 + generator 77,873,184). Module names follow the
+    article (`base_conv`, `attention`) so `seed_article_forward` can replay its forward.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        padding: int = 1,
+        reduction: int = 16,
+        *,
+        min_hidden: int = 4,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        hidden = hidden_width(in_channels, reduction, min_hidden)  # also checks in_channels, reduction >= 1
+        self.in_channels = in_channels
+        self.out_channels = check_positive_int("out_channels", out_channels)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"padding must be an int >= 0, got {padding!r}")
+        self.padding = padding
+        self.base_conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
+        self.attention = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(in_channels, hidden, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, out_channels * in_channels * kernel_size * kernel_size, 1),
+            nn.Sigmoid(),
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The article's init: Kaiming (fan_out) for the base conv, N(0, 0.01) and zero bias for the generator."""
+        nn.init.kaiming_normal_(self.base_conv.weight, mode="fan_out", nonlinearity="relu")
+        if self.base_conv.bias is not None:
+            nn.init.zeros_(self.base_conv.bias)
+        for layer in self.attention:
+            if isinstance(layer, nn.Conv2d):
+                nn.init.normal_(layer.weight, 0.0, 0.01)
+                nn.init.zeros_(layer.bias)
+
+    def dynamic_kernel(self, x: torch.Tensor) -> torch.Tensor:
+        """The per-sample kernel W_dyn: (B, I, H, W) -> (B, O, I, k, k)."""
+        k = self.kernel_size
+        return self.attention(x).reshape(x.shape[0], self.out_channels, self.in_channels, k, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(self, x, self.in_channels)
+        B = x.shape[0]
+        base = self.base_conv(x)  # (B, O, H_out, W_out)
+        W_dyn = self.dynamic_kernel(x).reshape(B, self.out_channels, -1)  # (B, O, I*k*k)
+        patches = F.unfold(x, self.kernel_size, padding=self.padding)  # (B, I*k*k, H_out*W_out), same (I, k, k) order
+        dynamic = torch.bmm(W_dyn, patches)  # (B, O, H_out*W_out)
+        return base + dynamic.reshape(base.shape)
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d, reduction: int = 16, *, min_hidden: int = 4) -> SeedDynamicConv2d:
+        """A seed module whose `base_conv` is a copy of `conv` (square kernel, stride 1, no dilation, one group)."""
+        _check_conv_for_copy(conv, cls.__name__)
+        k, padding = conv.kernel_size[0], conv.padding
+        if (
+            conv.kernel_size != (k, k)
+            or conv.stride != (1, 1)
+            or conv.dilation != (1, 1)
+            or conv.groups != 1
+            or not isinstance(padding, tuple)
+            or padding[0] != padding[1]
+        ):
+            raise ValueError(
+                f"{cls.__name__}.from_conv needs a square kernel, stride 1, dilation 1, groups 1 and equal "
+                f"int padding, got {conv}; use DynamicConv2d.from_conv for other convolutions"
+            )
+        module = cls(
+            conv.in_channels, conv.out_channels, k, padding[0], reduction,
+            min_hidden=min_hidden, bias=conv.bias is not None,
+        ).to(device=conv.weight.device, dtype=conv.weight.dtype)
+        module.base_conv.load_state_dict(conv.state_dict())
+        return module
+
+    def init_near_identity(self, kernel_value: float = 1e-6) -> None:
+        """Make the dynamic part ~0: last generator conv weight 0, bias logit(kernel_value).
+
+        Every element of W_dyn is then `kernel_value`, so the dynamic output is
+        kernel_value * (sum of x over the I channels and the k x k window) and out ~ base_conv(x).
+        """
+        zero_last_layer(self.attention[3], gate_logit(kernel_value), self)
+
+
+def seed_article_forward(module: SeedDynamicConv2d, x: torch.Tensor) -> torch.Tensor:
+    """The article's forward, kept to show its defect: it raises RuntimeError (einsum subscript `i` has two sizes).
+
+    Same code path as the article: unfold to (B, I, k*k, L), then `einsum("bocik,bikn->bocn")`,
+    where `i` is k in the kernel and I in the patches. (It only runs when I = k = 1.)
+    """
+    B, k = x.shape[0], module.kernel_size
+    base_output = module.base_conv(x)
+    attention_weights = module.attention(x).view(B, module.out_channels, module.in_channels, k, k)
+    x_unfold = F.unfold(x, kernel_size=k, padding=module.padding)
+    x_unfold = x_unfold.view(B, module.in_channels, k * k, -1)
+    dynamic_output = torch.einsum(SEED_ARTICLE_EINSUM, attention_weights, x_unfold)
+    dynamic_output = dynamic_output.view(B, module.out_channels, x.size(2), x.size(3))
+    return base_output + dynamic_output
+
+
+def temperature_schedule(epoch: float, total_epochs: int, start: float = 30.0, end: float = 1.0) -> float:
+    """The softmax temperature for `epoch`: linear from `start` at epoch 0 to `end` at `total_epochs`, then `end`.
+
+        T(epoch) = start + (end - start) * min(epoch, total_epochs) / total_epochs
+
+    Chen et al. (2020) anneal T from 30 to 1 over the first 10 epochs: `total_epochs=10`. A
+    fractional epoch (epoch + step / steps_per_epoch) anneals per step.
+    """
+    check_positive_int("total_epochs", total_epochs)
+    if epoch < 0:
+        raise ValueError(f"epoch must be >= 0, got {epoch}")
+    if start <= 0 or end <= 0:
+        raise ValueError(f"temperatures must be > 0, got start={start}, end={end}")
+    return start + (end - start) * min(epoch, total_epochs) / total_epochs
+
+
+class DynamicConv2d(nn.Module):
+    """Dynamic Convolution (Chen et al., 2020): K kernels mixed per sample by a softmax attention.
+
+        pi = softmax(fc2(relu(fc1(mean_ij x))) / T)       (B, I, H, W) -> (B, K), sum_k pi_k = 1
+        W_b = sum_k pi_bk * weight_k,  b_b = sum_k pi_bk * bias_k
+        out_b = conv2d(x_b, W_b) + b_b
+
+    `weight` is (K, O, I / groups, kh, kw), `bias` (K, O). The attention adds only
+    `I * hidden + hidden * K` weights (+ biases), `hidden = max(I // reduction, min_hidden)`.
+    The temperature T starts high (near-uniform pi) and is annealed with `set_temperature`
+    and `temperature_schedule`. The last pi is kept (detached) in `last_attention`.
+
+    Two exact ways to compute out, chosen by input size:
+    - `_mix_kernels` (maps of >= GROUPED_MIN_PIXELS pixels, or batch 1): build W_b, then one
+      F.conv2d with the batch folded into the groups. Mixing costs B * K * |W| multiply-adds,
+      small next to the conv's B * |W| * H_out * W_out on large maps.
+    - `_mix_outputs` (small maps): run the K convs on the whole batch, then mix their outputs:
+      out_b = sum_k pi_bk conv2d(x_b, weight_k). K times the conv's multiply-adds but no
+      per-sample kernels, which CPU grouped convolution handles slowly on small maps (on a
+      VGG16 at CIFAR size, 4x4 and 2x2 maps: see `python -m vggattn.bench models`).
+    """
+
+    GROUPED_MIN_PIXELS = 64
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | str = 0,
+        dilation: int | tuple[int, int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        num_kernels: int = 4,
+        reduction: int = 4,
+        temperature: float = 30.0,
+        *,
+        min_hidden: int = 4,
+    ) -> None:
+        super().__init__()
+        hidden = hidden_width(in_channels, reduction, min_hidden)  # also checks in_channels, reduction >= 1
+        check_positive_int("out_channels", out_channels)
+        check_positive_int("groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(
+                f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be divisible "
+                f"by groups ({groups})"
+            )
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = check_kernel_size("kernel_size", kernel_size)
+        self.stride = check_kernel_size("stride", stride)
+        self.dilation = check_kernel_size("dilation", dilation)
+        self.padding = self._check_padding(padding)
+        self.num_kernels = check_positive_int("num_kernels", num_kernels)
+        self.set_temperature(temperature)
+        self.weight = nn.Parameter(torch.empty(num_kernels, out_channels, in_channels // groups, *self.kernel_size))
+        self.bias = nn.Parameter(torch.empty(num_kernels, out_channels)) if bias else None
+        self.fc1 = nn.Linear(in_channels, hidden)
+        self.fc2 = nn.Linear(hidden, num_kernels)
+        self.last_attention: torch.Tensor | None = None
+        self.reset_parameters()
+
+    @staticmethod
+    def _check_padding(padding: object) -> tuple[int, int] | str:
+        if padding in ("same", "valid"):
+            return padding
+        pair = (padding, padding) if isinstance(padding, int) and not isinstance(padding, bool) else padding
+        if (
+            not isinstance(pair, (tuple, list))
+            or len(pair) != 2
+            or not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in pair)
+        ):
+            raise ValueError(f"padding must be an int >= 0, a pair of them, 'same' or 'valid', got {padding!r}")
+        return tuple(pair)
+
+    def reset_parameters(self) -> None:
+        """Each of the K kernels (and biases) initialised as `nn.Conv2d` initialises its own."""
+        fan_in = self.weight[0, 0].numel()  # I / groups * kh * kw
+        for k in range(self.num_kernels):
+            nn.init.kaiming_uniform_(self.weight[k], a=math.sqrt(5))
+            if self.bias is not None:
+                nn.init.uniform_(self.bias[k], -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
+
+    def set_temperature(self, temperature: float) -> None:
+        """Set the softmax temperature T (> 0); see `temperature_schedule`."""
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
+            raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+        self.temperature = float(temperature)
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        """pi = softmax(fc2(relu(fc1(mean_ij x))) / T): (B, I, H, W) -> (B, K)."""
+        logits = self.fc2(torch.relu(self.fc1(x.mean(dim=(2, 3)))))  # (B, K)
+        return torch.softmax(logits / self.temperature, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(self, x, self.in_channels)
+        pi = self.attention(x)  # (B, K)
+        self.last_attention = pi.detach()
+        B, _, H, W = x.shape
+        out = self._mix_kernels(x, pi) if B == 1 or H * W >= self.GROUPED_MIN_PIXELS else self._mix_outputs(x, pi)
+        if self.bias is not None:
+            out = out + (pi @ self.bias)[:, :, None, None]  # b_b = sum_k pi_bk bias_k: (B, K) @ (K, O)
+        return out
+
+    def _mix_kernels(self, x: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
+        """W_b = sum_k pi_bk weight_k, then one F.conv2d with the batch folded into the groups."""
+        B, I, H, W = x.shape
+        K, O = self.num_kernels, self.out_channels
+        weight = (pi @ self.weight.reshape(K, -1)).reshape(B * O, I // self.groups, *self.kernel_size)
+        # B * groups groups: sample b uses input channels b*I .. (b+1)*I - 1 and output channels b*O .. (b+1)*O - 1
+        out = F.conv2d(
+            x.reshape(1, B * I, H, W), weight, None, self.stride, self.padding, self.dilation, B * self.groups
+        )
+        return out.reshape(B, O, out.shape[-2], out.shape[-1])  # (1, B*O, H_out, W_out) -> (B, O, H_out, W_out)
+
+    def _mix_outputs(self, x: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
+        """out_b = sum_k pi_bk conv2d(x_b, weight_k): the K convs as one conv of K * O output channels."""
+        B, K, O, G = x.shape[0], self.num_kernels, self.out_channels, self.groups
+        kernel_shape = self.weight.shape[2:]  # (I / groups, kh, kw)
+        # output channels ordered (group, kernel, channel in group) so that each group's K*O/G channels are together
+        weight = self.weight.reshape(K, G, O // G, *kernel_shape).transpose(0, 1).reshape(K * O, *kernel_shape)
+        out = F.conv2d(x, weight, None, self.stride, self.padding, self.dilation, G)  # (B, K*O, H_out, W_out)
+        out = out.reshape(B, G, K, O // G, *out.shape[-2:])
+        return torch.einsum("bk,bgkohw->bgohw", pi, out).reshape(B, O, *out.shape[-2:])
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d, num_kernels: int = 4, **kwargs: object) -> DynamicConv2d:
+        """A DynamicConv2d with `conv`'s settings whose K kernels (and biases) all equal `conv`'s.
+
+        Since sum_k pi_k = 1, it computes exactly `conv(x)` (up to float rounding) for any pi:
+        inserting it into a trained network changes nothing until training moves the kernels apart.
+        `kwargs` go to the constructor (reduction, temperature, min_hidden).
+        """
+        _check_conv_for_copy(conv, cls.__name__)
+        module = cls(
+            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
+            conv.groups, conv.bias is not None, num_kernels, **kwargs,
+        ).to(device=conv.weight.device, dtype=conv.weight.dtype)
+        with torch.no_grad():
+            module.weight.copy_(conv.weight.expand_as(module.weight))
+            if conv.bias is not None:
+                module.bias.copy_(conv.bias.expand_as(module.bias))
+        return module
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding}, dilation={self.dilation}, groups={self.groups}, "
+            f"bias={self.bias is not None}, num_kernels={self.num_kernels}, temperature={self.temperature}"
+        )

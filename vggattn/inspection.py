@@ -1,0 +1,274 @@
+"""Look inside a model: layer-by-layer shapes, parameter counts (measured and by formula), FLOPs, summaries.
+
+Every table lists modules at one granularity: the leaf modules of the backbone, and each attention
+module as one row (not its internals).
+"""
+
+from __future__ import annotations
+
+import html
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torchinfo
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from vggattn.attention import ATTENTION_MODULES, hidden_width
+from vggattn.models import VGG, attention_modules
+
+GROUPINGS = (None, "block", "type", "module")
+
+
+def _rows_modules(model: nn.Module) -> Iterator[tuple[str, nn.Module, bool]]:
+    """(name, module, whole) at table granularity: each outermost attention module whole (`whole=True`),
+    and every other module that is a leaf or owns parameters directly (`whole=False`: its own tensors only)."""
+    if isinstance(model, ATTENTION_MODULES):
+        yield "", model, True
+        return
+    attention_names = [name for name, _ in attention_modules(model)]
+    for name, module in model.named_modules():
+        if name in attention_names:
+            yield name, module, True
+        elif any(name.startswith(outer + ".") for outer in attention_names):
+            continue
+        elif not any(True for _ in module.children()) or any(True for _ in module.parameters(recurse=False)):
+            yield name, module, False
+
+
+def _parameter_count(module: nn.Module, whole: bool, trainable_only: bool = False) -> int:
+    return sum(p.numel() for p in module.parameters(recurse=whole) if p.requires_grad or not trainable_only)
+
+
+def _display_name(name: str, model: nn.Module) -> str:
+    return name or type(model).__name__
+
+
+@dataclass(frozen=True)
+class ShapeRow:
+    """One module call: its name, type, output shape and parameter count."""
+
+    name: str
+    type: str
+    output_shape: tuple[int, ...]
+    params: int
+
+
+class ShapeTable(list[ShapeRow]):
+    """The rows of `trace_shapes`, in call order; prints as a fixed-width table (HTML in a notebook)."""
+
+    HEADER = ("layer", "type", "output shape", "params")
+
+    def _cells(self) -> list[tuple[str, str, str, str]]:
+        rows = [(row.name, row.type, str(row.output_shape), f"{row.params:,}") for row in self]
+        total = sum(row.params for row in self)
+        return [*rows, ("total", "", "", f"{total:,}")]
+
+    def __str__(self) -> str:
+        cells = [self.HEADER, *self._cells()]
+        widths = [max(len(row[i]) for row in cells) for i in range(4)]
+        lines = [
+            "  ".join([c.ljust(w) for c, w in zip(row[:3], widths)] + [row[3].rjust(widths[3])]).rstrip()
+            for row in cells
+        ]
+        rule = "-" * len(lines[0])
+        return "\n".join([lines[0], rule, *lines[1:-1], rule, lines[-1]])
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self.HEADER)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._cells()
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _example_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor:
+    if not isinstance(input_shape, (tuple, list, torch.Size)) or not all(
+        isinstance(s, int) and s >= 1 for s in input_shape
+    ):
+        raise ValueError(f"input_shape must be a tuple of sizes >= 1, e.g. (1, 3, 32, 32), got {input_shape!r}")
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else None
+    return torch.zeros(tuple(input_shape), device=device)
+
+
+@contextmanager
+def _evaluating(model: nn.Module) -> Iterator[None]:
+    """Run `model` in eval mode without autograd, then give each module back its train/eval mode."""
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for module, training in modes.items():
+            module.training = training
+
+
+def trace_shapes(model: nn.Module, input_shape: Sequence[int]) -> ShapeTable:
+    """Run a zero input of `input_shape` through `model` (eval, no grad) and list each module's output shape."""
+    table = ShapeTable()
+
+    def record(name: str, module: nn.Module, whole: bool):
+        def hook(_: nn.Module, __: object, output: object) -> None:
+            tensor = output[0] if isinstance(output, (tuple, list)) else output
+            table.append(ShapeRow(name, type(module).__name__, tuple(tensor.shape), _parameter_count(module, whole)))
+
+        return hook
+
+    handles = [
+        module.register_forward_hook(record(_display_name(name, model), module, whole))
+        for name, module, whole in _rows_modules(model)
+    ]
+    try:
+        with _evaluating(model):
+            model(_example_input(model, input_shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return table
+
+
+def check_shape(tensor: torch.Tensor, expected: Sequence[int | None]) -> None:
+    """Raise ValueError unless `tensor.shape` matches `expected`; None or -1 matches any size."""
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"check_shape expects a torch.Tensor, got {type(tensor).__name__}")
+    wanted = tuple("*" if size is None or size == -1 else size for size in expected)
+    got = tuple(tensor.shape)
+    if len(got) != len(wanted) or any(w != "*" and w != g for w, g in zip(wanted, got)):
+        shown = "(" + ", ".join(str(w) for w in wanted) + ("," if len(wanted) == 1 else "") + ")"
+        note = " (* = any size)" if "*" in wanted else ""
+        raise ValueError(f"expected shape {shown}, got {got}{note}")
+
+
+def count_parameters(
+    model: nn.Module, by: str | None = None, trainable_only: bool = False
+) -> int | OrderedDict[str, int]:
+    """The number of parameters: a total (`by=None`) or an ordered dict whose values sum to it.
+
+    by="module": per layer (an attention module as one entry); by="type": per module class;
+    by="block": per VGG block ("block1" ... "block5", "head"; a `VGG` from `build_vgg` only).
+    """
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {GROUPINGS}, got {by!r}")
+    if by is None:
+        return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+    if by == "block" and not isinstance(model, VGG):
+        raise TypeError(f"by='block' needs a VGG built by build_vgg, got {type(model).__name__}; use by='module'")
+    counts: OrderedDict[str, int] = OrderedDict()
+    for name, module, whole in _rows_modules(model):
+        params = _parameter_count(module, whole, trainable_only)
+        if params == 0:
+            continue
+        if by == "module":
+            key = _display_name(name, model)
+        elif by == "type":
+            key = type(module).__name__
+        else:
+            _, _, layer = name.partition(".")
+            key = f"block{model.layer_block[layer]}" if name.startswith("features.") else "head"
+        counts[key] = counts.get(key, 0) + params
+    return counts
+
+
+def count_flops(
+    model: nn.Module, input_shape: Sequence[int], by_module: bool = False
+) -> int | OrderedDict[str, int]:
+    """FLOPs of one forward pass of a zero input (eval, no grad), counted by `torch.utils.flop_counter`.
+
+    A multiply-add counts as 2 FLOPs. The counter counts convolutions and matrix products only
+    (elementwise work such as a gate's `x * s`, BN or ReLU counts 0). `by_module=True`: per layer,
+    as `count_parameters(by="module")`, layers with 0 FLOPs left out.
+    """
+    x = _example_input(model, input_shape)
+    with _evaluating(model), FlopCounterMode(display=False) as counter:
+        model(x)
+    if not by_module:
+        return counter.get_total_flops()
+    per_module = counter.get_flop_counts()
+    root = type(model).__name__
+    flops: OrderedDict[str, int] = OrderedDict()
+    for name, _, _ in _rows_modules(model):
+        total = sum(per_module.get(f"{root}.{name}" if name else root, {}).values())
+        if total:
+            flops[_display_name(name, model)] = total
+    return flops
+
+
+def summary(model: nn.Module, input_size: Sequence[int], **kwargs: object) -> torchinfo.ModelStatistics:
+    """`torchinfo.summary` with fixed columns (output size, parameters), eval mode and no printing.
+
+    `print(summary(model, (1, 3, 32, 32)))` gives the same text on every run; `kwargs` override.
+    """
+    parameter = next(model.parameters(), None)
+    options = {
+        "col_names": ("output_size", "num_params"),
+        "row_settings": ("var_names",),
+        "depth": 3,
+        "mode": "eval",
+        "verbose": 0,
+        "device": parameter.device if parameter is not None else "cpu",
+        **kwargs,
+    }
+    return torchinfo.summary(model, input_size=tuple(input_size), **options)
+
+
+# Parameter formulas: notebooks assert formula == count_parameters(module).
+def conv_parameters(in_channels: int, out_channels: int, kernel_size: int, bias: bool = True, groups: int = 1) -> int:
+    """O * (I / groups) * k * k (+ O biases)."""
+    return out_channels * (in_channels // groups) * kernel_size * kernel_size + (out_channels if bias else 0)
+
+
+def se_parameters(channels: int, reduction: int = 16, bias: bool = False, min_hidden: int = 4) -> int:
+    """2 * C * hidden (+ hidden + C biases), hidden = max(C // reduction, min_hidden): 2 C^2 / r for the article."""
+    hidden = hidden_width(channels, reduction, min_hidden)
+    return 2 * channels * hidden + ((hidden + channels) if bias else 0)
+
+
+def spatial_parameters(kernel_size: int = 7, bias: bool = False) -> int:
+    """A 2 -> 1 conv of k x k: 2 * k * k (+ 1 bias)."""
+    return conv_parameters(2, 1, kernel_size, bias)
+
+
+def cbam_parameters(
+    channels: int, reduction: int = 16, kernel_size: int = 7, bias: bool = True, min_hidden: int = 4
+) -> int:
+    """The shared MLP (as an SE block) + the spatial conv."""
+    return se_parameters(channels, reduction, bias, min_hidden) + spatial_parameters(kernel_size, bias)
+
+
+def dynamic_conv_parameters(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    num_kernels: int = 4,
+    reduction: int = 4,
+    bias: bool = True,
+    groups: int = 1,
+    min_hidden: int = 4,
+) -> int:
+    """K convs + the attention MLP I -> hidden -> K (with biases)."""
+    hidden = hidden_width(in_channels, reduction, min_hidden)
+    kernels = num_kernels * conv_parameters(in_channels, out_channels, kernel_size, bias, groups)
+    return kernels + (in_channels * hidden + hidden) + (hidden * num_kernels + num_kernels)
+
+
+def seed_dynamic_conv_parameters(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int = 3,
+    reduction: int = 16,
+    bias: bool = True,
+    min_hidden: int = 4,
+) -> int:
+    """Base conv + generator 1x1 convs I -> hidden -> O * I * k * k (with biases): 80,232,992 for 512 -> 512."""
+    hidden = hidden_width(in_channels, reduction, min_hidden)
+    generated = out_channels * in_channels * kernel_size * kernel_size
+    return (
+        conv_parameters(in_channels, out_channels, kernel_size, bias)
+        + conv_parameters(in_channels, hidden, 1)
+        + conv_parameters(hidden, generated, 1)
+    )
