@@ -1,0 +1,122 @@
+"""`python -m vggattn train|baseline`: options, files written, resume, fine-tuning, errors as usage messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vggattn.__main__ import main
+from vggattn.data import CIFAR10_CLASSES
+from vggattn.train import load_checkpoint
+
+TRAIN_OPTIONS = [
+    "--model", "--attention", "--placement", "--width", "--batch-norm", "--no-batch-norm", "--head",
+    "--finetune-from", "--epochs", "--lr", "--batch-size", "--optimizer", "--schedule", "--label-smoothing",
+    "--weight-decay", "--grad-clip", "--tta-flip", "--mixed-precision", "--seed", "--subset-per-class",
+    "--data-root", "--device", "--out", "--resume", "--no-progress",
+]  # fmt: skip
+
+
+@pytest.fixture
+def image_folder(tmp_path, monkeypatch) -> Path:
+    """A tiny CIFAR-10 ImageFolder copy (4 train and 2 test PNGs per class); cwd and caches inside tmp_path."""
+    monkeypatch.chdir(tmp_path)  # no pyproject above: the project root, its data cache and runs/ are here
+    monkeypatch.delenv("VGGATTN_DATA", raising=False)
+    rng = np.random.default_rng(0)
+    root = tmp_path / "cifar"
+    for split, per_class in (("train", 4), ("test", 2)):
+        for name in CIFAR10_CLASSES:
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for index in range(per_class):
+                pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{index:04d}.png")
+    return root
+
+
+def tiny_train_args(root: Path, out: Path, *extra: str) -> list[str]:
+    return ["train", "--model", "vgg11", "--width", "0.0625", "--epochs", "2", "--batch-size", "8",
+            "--data-root", str(root), "--out", str(out), "--device", "cpu", "--no-progress", *extra]  # fmt: skip
+
+
+def test_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    missing = [option for option in TRAIN_OPTIONS if option not in text]
+    assert not missing
+    with pytest.raises(SystemExit):
+        main(["baseline", "--help"])
+    assert "--force" in capsys.readouterr().out
+
+
+def test_python_dash_m_runs_the_command_line():
+    result = subprocess.run([sys.executable, "-m", "vggattn", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "{train,baseline}" in result.stdout and result.stderr == ""
+
+
+def test_train_writes_history_and_checkpoint(image_folder, tmp_path, capsys):
+    out = tmp_path / "runs" / "se"
+    assert main(tiny_train_args(image_folder, out, "--attention", "se", "--seed", "3")) == 0
+
+    history = json.loads((out / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert (out / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
+    checkpoint = load_checkpoint(out / "last.pt")
+    assert checkpoint["model_config"]["attention"] == "se" and checkpoint["model_config"]["width"] == 0.0625
+    assert checkpoint["extra"]["train_config"]["seed"] == 3 and checkpoint["extra"]["train_images"] == 40
+    assert "final test accuracy" in capsys.readouterr().out
+
+
+def test_resume_and_the_run_folder_guard(image_folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_:
+        main(tiny_train_args(image_folder, out, "--resume"))
+    assert exit_.value.code == 2 and "--resume: no checkpoint at" in capsys.readouterr().err
+
+    assert main(tiny_train_args(image_folder, out)) == 0
+    with pytest.raises(SystemExit):
+        main(tiny_train_args(image_folder, out))  # would overwrite the run
+    assert "already holds a run: add --resume" in capsys.readouterr().err
+    assert main(tiny_train_args(image_folder, out, "--resume")) == 0  # already complete: nothing more to do
+    assert len(json.loads((out / "history.json").read_text())) == 2
+    with pytest.raises(SystemExit):
+        main(tiny_train_args(image_folder, out, "--resume", "--lr", "0.5"))
+    assert "cannot resume from last.pt: the run differs (lr: checkpoint" in capsys.readouterr().err
+
+
+def test_finetune_from_a_plain_checkpoint(image_folder, tmp_path, capsys):
+    plain = tmp_path / "plain"
+    assert main(tiny_train_args(image_folder, plain)) == 0
+    out = tmp_path / "se"
+    args = ["train", "--attention", "se", "--finetune-from", str(plain / "last.pt"), "--epochs", "1",
+            "--batch-size", "8", "--data-root", str(image_folder), "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(args) == 0
+    config = load_checkpoint(out / "last.pt")["model_config"]
+    assert (config["depth"], config["width"], config["attention"]) == (11, 0.0625, "se")
+    assert "loaded" in capsys.readouterr().out  # the LoadReport
+
+    with pytest.raises(SystemExit):
+        main([*args, "--width", "0.5"])
+    assert "--width: with --finetune-from the architecture comes from the checkpoint" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--finetune-from", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "x")])
+    assert "no checkpoint at" in capsys.readouterr().err
+
+
+def test_bad_values_are_usage_errors_not_tracebacks(image_folder, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(tiny_train_args(image_folder, tmp_path / "a", "--epochs", "0"))
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "epochs must be at least 1, got 0" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["train", "--attention", "transformer"])
+    assert "invalid choice: 'transformer'" in capsys.readouterr().err

@@ -1,0 +1,187 @@
+"""The fine-tune protocol: cached baseline, attention insertion near identity, the fair comparison and its verdict."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from vggattn import finetune
+from vggattn.attention import DynamicConv2d
+from vggattn.finetune import (
+    Comparison,
+    FinetuneRun,
+    compare_finetune,
+    insert_attention,
+    pretrained_baseline,
+    recipe_hash,
+    temperature_annealing,
+)
+from vggattn.models import ATTENTION_KINDS, attention_modules, build_vgg
+from vggattn.train import EpochRecord, History, fit
+
+TINY_BASELINE = dict(depth=11, batch_norm=True, width=1 / 16, head="cifar", num_classes=10)
+
+
+def tiny_baseline(tiny_cifar, seed: int = 0) -> nn.Module:
+    """A tiny plain VGG11-BN, trained one epoch so that its BatchNorm statistics are not the init's."""
+    torch.manual_seed(seed)
+    model = build_vgg(**TINY_BASELINE)
+    fit(model, tiny_cifar, tiny_cifar, epochs=1, lr=0.05, batch_size=50, progress=False, device="cpu")
+    return model.eval()
+
+
+# ------------------------------------------------------------------------------------------------ verdict
+
+
+def fake_run(arm: str, seed: int, final_acc: float) -> FinetuneRun:
+    record = EpochRecord(1, 1.0, 0.5, 1.0, final_acc, 10.0, 1.0, 100.0, 0.01)
+    return FinetuneRun(arm, seed, 0.75, History([record]))
+
+
+def comparison(attention_accs: list[float], plain_accs: list[float]) -> Comparison:
+    runs = [fake_run("attention", seed, acc) for seed, acc in enumerate(attention_accs)]
+    runs += [fake_run("plain", seed, acc) for seed, acc in enumerate(plain_accs)]
+    return Comparison("se", 0.76, tuple(runs), added_parameters=1234)
+
+
+def test_verdict_better_when_the_difference_exceeds_the_seed_spread():
+    result = comparison([0.80, 0.81, 0.82], [0.77, 0.775, 0.78])
+    assert result.difference == pytest.approx(3.5) and result.seed_spread == pytest.approx(2.0)
+    assert result.verdict() == "se attention is better by 3.50 points, larger than the seed spread (2.00 points)"
+
+
+def test_verdict_worse():
+    result = comparison([0.70, 0.705, 0.71], [0.80, 0.81, 0.82])
+    assert result.verdict() == "se attention is worse by 10.50 points, larger than the seed spread (2.00 points)"
+
+
+def test_verdict_within_noise_when_the_spread_covers_the_difference():
+    result = comparison([0.80, 0.81, 0.82], [0.79, 0.80, 0.81])
+    assert result.verdict() == "se attention: within noise (difference +1.00 points, seed spread 2.00 points)"
+
+
+def test_verdict_needs_two_seeds():
+    assert "from one seed; no seed spread" in comparison([0.8], [0.7]).verdict()
+
+
+def test_stats_and_table():
+    result = comparison([0.80, 0.81, 0.82], [0.77, 0.775, 0.78])
+    stats = result.stats("attention")
+    assert (stats.mean, stats.low, stats.high) == pytest.approx((81.0, 80.0, 82.0))
+    assert stats.std == pytest.approx(1.0) and stats.spread == pytest.approx(2.0)
+    table = result.table()
+    assert "se" in table and "plain" in table and "1,234 parameters" in table and result.verdict() in table
+    with pytest.raises(ValueError, match="arm must be one of"):
+        result.stats("control")
+
+
+# -------------------------------------------------------------------------------------------------- insert
+
+
+@pytest.mark.parametrize("kind", list(ATTENTION_KINDS))
+def test_insert_attention_copies_the_backbone_and_starts_near_the_baseline(tiny_cifar, kind):
+    baseline = tiny_baseline(tiny_cifar)
+    x = torch.randn(8, 3, 32, 32)
+    with torch.no_grad():
+        expected = baseline(x)
+        torch.manual_seed(1)
+        near, report = insert_attention(baseline, kind)
+        torch.manual_seed(1)
+        far, _ = insert_attention(baseline, kind, near_identity=False)
+        near_error = (near(x) - expected).abs().max().item()
+        far_error = (far(x) - expected).abs().max().item()
+
+    assert near.config["attention"] == kind and not near.training
+    key = "features.1.running_mean"  # the first BN: its statistics come from the baseline
+    assert torch.equal(near.state_dict()[key], baseline.state_dict()[key]) and key in report.loaded
+    assert attention_modules(near)
+    scale = expected.abs().max().item()
+    if kind == "dynamic":  # its K kernels all equal the plain kernel: the same function
+        assert near_error < 1e-4 * scale
+    else:  # gates of 0.99 (a seed dynamic conv: a generated kernel of 1e-6) against random gates
+        assert near_error < far_error / 5
+
+
+def test_insert_attention_refuses_what_it_cannot_do(tiny_cifar):
+    baseline = build_vgg(**TINY_BASELINE)
+    with pytest.raises(ValueError, match="attention must be one of"):
+        insert_attention(baseline, "transformer")
+    se_model, _ = insert_attention(baseline, "se")
+    with pytest.raises(ValueError, match="already has attention='se'"):
+        insert_attention(se_model, "cbam")
+    with pytest.raises(TypeError, match="a model from build_vgg"):
+        insert_attention(nn.Linear(2, 2), "se")
+    with pytest.raises(ValueError, match="built with bias=False"):
+        insert_attention(baseline, "se", bias=False)  # near identity needs the gate's bias
+
+
+def test_temperature_annealing_goes_from_30_to_1():
+    model = build_vgg(**TINY_BASELINE, attention="dynamic")
+    anneal = temperature_annealing(model, epochs=3)
+    temperatures = []
+    for epoch in (1, 2, 3):
+        anneal(epoch)
+        temperatures.append({module.temperature for module in model.modules() if isinstance(module, DynamicConv2d)})
+    assert temperatures == [{30.0}, {15.5}, {1.0}]
+    assert temperature_annealing(build_vgg(**TINY_BASELINE), epochs=3) is None
+
+
+# ------------------------------------------------------------------------------------------------- compare
+
+
+def test_compare_finetune_runs_both_arms_with_the_same_seeds(tiny_cifar):
+    baseline = tiny_baseline(tiny_cifar)
+    before = {key: value.clone() for key, value in baseline.state_dict().items()}
+    result = compare_finetune(baseline, "se", train_data=tiny_cifar, test_data=tiny_cifar, seeds=(0, 1), epochs=1,
+                              recipe={"batch_size": 50}, progress=False, device="cpu")  # fmt: skip
+
+    order = [(run.arm, run.seed) for run in result.runs]
+    assert order == [("attention", 0), ("plain", 0), ("attention", 1), ("plain", 1)]
+    assert all(len(run.history) == 1 and 0 <= run.final_acc <= 1 for run in result.runs)
+    assert all(run.start_acc == result.baseline_acc for run in result.arm("plain"))
+    assert all(abs(run.start_acc - result.baseline_acc) <= 0.05 for run in result.arm("attention"))
+    assert result.added_parameters == sum(
+        p.numel() for _, module in attention_modules(insert_attention(baseline, "se")[0]) for p in module.parameters()
+    )
+    assert all(torch.equal(before[key], value) for key, value in baseline.state_dict().items())  # the control is a copy
+    assert isinstance(result.verdict(), str) and result.table().count("\n") >= 4
+    with pytest.raises(ValueError, match="seeds is empty"):
+        compare_finetune(baseline, "se", train_data=tiny_cifar, test_data=tiny_cifar, seeds=(), progress=False)
+
+
+# ------------------------------------------------------------------------------------------------ baseline
+
+
+@pytest.fixture
+def tiny_protocol(monkeypatch, tmp_path):
+    """The baseline protocol shrunk to a tiny model and one epoch, caching into tmp_path."""
+    monkeypatch.setenv("VGGATTN_CHECKPOINTS", str(tmp_path))
+    monkeypatch.setattr(finetune, "BASELINE", TINY_BASELINE)
+    recipe = {**finetune.BASELINE_RECIPE, "epochs": 1, "batch_size": 50}
+    monkeypatch.setattr(finetune, "BASELINE_RECIPE", recipe)
+    return tmp_path
+
+
+def test_pretrained_baseline_trains_once_then_loads(tiny_cifar, tiny_protocol):
+    data = (tiny_cifar, tiny_cifar)
+    trained, info = pretrained_baseline(data, progress=False, device="cpu")
+    assert not info.loaded and (tiny_protocol / finetune.BASELINE_FILE).is_file()
+    assert info.train_images == 200 and info.train_seconds > 0 and info.recipe_hash == recipe_hash()
+
+    loaded, loaded_info = pretrained_baseline(data, progress=False, device="cpu")
+    assert loaded_info.loaded and loaded_info.test_acc == info.test_acc and not loaded.training
+    assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), loaded.state_dict().values()))
+    assert pretrained_baseline(data, force=True, progress=False, device="cpu")[1].loaded is False
+
+
+def test_a_stale_cached_baseline_is_retrained(tiny_cifar, tiny_protocol, monkeypatch, capsys):
+    data = (tiny_cifar, tiny_cifar)
+    pretrained_baseline(data, progress=False, device="cpu")
+    old_hash = recipe_hash()
+    monkeypatch.setitem(finetune.BASELINE_RECIPE, "lr", 0.01)
+    assert recipe_hash() != old_hash
+
+    _, info = pretrained_baseline(data, progress=True, device="cpu")
+    assert not info.loaded and info.recipe_hash == recipe_hash()
+    assert "is stale (it was trained with another recipe)" in capsys.readouterr().out

@@ -1,0 +1,404 @@
+"""The fine-tune protocol every attention notebook shares.
+
+1. `pretrained_baseline()`: a narrow VGG16-BN (`BASELINE`) trained once with `BASELINE_RECIPE` and cached
+   in `paths.checkpoint_dir()`; later calls load it in a second.
+2. `insert_attention(baseline, "se")`: the same network with attention added, the baseline's weights
+   copied in (`load_backbone_weights`) and every gate started near identity (`gate = 0.99`), so the new
+   model starts where the baseline ends.
+3. `compare_finetune(baseline, "se", ...)`: for each seed, fine-tune the attention model and, as the fair
+   control, a copy of the plain baseline, with the same data, recipe (`FINETUNE_RECIPE`), budget and seed.
+   `Comparison.verdict()` says whether the difference is larger than the spread between seeds.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import statistics
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import nn
+
+from . import paths
+from .attention import DynamicConv2d, temperature_schedule
+from .data import CifarTensors, load_cifar10_splits
+from .models import ATTENTION_KINDS, LoadReport, attention_modules, build_vgg, load_backbone_weights
+from .train import (
+    CheckpointError,
+    History,
+    evaluate,
+    fit,
+    load_checkpoint,
+    model_from_checkpoint,
+    pick_device,
+    save_checkpoint,
+    seed_everything,
+)
+
+BASELINE = dict(depth=16, batch_norm=True, width=0.25, head="cifar", num_classes=10)
+"""The baseline architecture: VGG16-BN at a quarter width (16 to 128 channels) with a one-Linear CIFAR head."""
+
+BASELINE_RECIPE = dict(
+    epochs=12,
+    batch_size=256,
+    lr=0.2,
+    optimizer="sgd",
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    schedule="onecycle",
+    warmup=0.25,
+    label_smoothing=0.2,
+    tta_flip=True,
+    channels_last=True,
+    eval_every=4,
+    seed=0,
+)
+"""How the baseline is trained (arguments of `fit`), after fast CIFAR-10 training (airbench): Nesterov SGD
+with a large peak lr (BN makes it stable), a linear warm-up then linear decay per batch, label smoothing
+0.2, flip test-time augmentation, NHWC memory format for faster CPU convolutions."""
+
+FINETUNE_RECIPE = dict(
+    epochs=3,
+    batch_size=256,
+    lr=0.02,
+    optimizer="sgd",
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    schedule="onecycle",
+    warmup=0.25,
+    label_smoothing=0.2,
+    tta_flip=True,
+    channels_last=True,
+)
+"""How both arms of `compare_finetune` are fine-tuned: the baseline recipe at a tenth of the lr, 3 epochs."""
+
+BASELINE_FILE = "baseline_vgg16bn_w0.25.pt"
+ARMS = ("attention", "plain")
+
+
+def recipe_hash() -> str:
+    """A short hash of `BASELINE` and `BASELINE_RECIPE`: a cached baseline with another hash is stale."""
+    text = json.dumps({"model": BASELINE, "recipe": BASELINE_RECIPE}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------------ baseline
+
+
+@dataclass(frozen=True)
+class BaselineInfo:
+    """Where the baseline came from and how good it is.
+
+    test_acc: a fraction (flip TTA, as the recipe evaluates); train_seconds: fit's training and evaluation time.
+    """
+
+    test_acc: float
+    train_seconds: float
+    loaded: bool
+    train_images: int
+    recipe_hash: str
+    path: str
+
+    def __str__(self) -> str:
+        how = "loaded from" if self.loaded else "trained and saved to"
+        return (
+            f"baseline VGG16-BN width {BASELINE['width']}: test accuracy {self.test_acc:.2%} "
+            f"({self.train_seconds:.0f} s to train and evaluate, {self.train_images:,} training images), "
+            f"{how} {self.path}"
+        )
+
+
+def pretrained_baseline(
+    data: tuple[CifarTensors, CifarTensors] | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+    device: str | torch.device = "auto",
+) -> tuple[nn.Module, BaselineInfo]:
+    """The baseline model (eval mode) and its `BaselineInfo`: loaded from the cache, else trained and cached.
+
+    The cache is `paths.checkpoint_dir() / BASELINE_FILE`. It is used when its recipe hash matches
+    `recipe_hash()` (and, when `data=(train, test)` is given, when it was trained on as many images);
+    otherwise, or with `force=True`, the baseline is trained with `BASELINE_RECIPE` (seed 0) on `data`
+    (default: `load_cifar10_splits()`) and saved.
+    """
+    path = paths.checkpoint_dir() / BASELINE_FILE
+    device = pick_device(device)
+    if not force and path.is_file():
+        cached = _load_cached_baseline(path, data, progress)
+        if cached is not None:
+            return cached[0].to(device).eval(), cached[1]
+
+    train_data, test_data = data if data is not None else load_cifar10_splits()
+    seed_everything(BASELINE_RECIPE["seed"])
+    model = build_vgg(**BASELINE)
+    history = fit(model, train_data, test_data, device=device, progress=progress, **BASELINE_RECIPE)
+    info = BaselineInfo(
+        test_acc=history.final.test_acc,
+        train_seconds=sum(record.seconds + record.eval_seconds for record in history),
+        loaded=False,
+        train_images=len(train_data),
+        recipe_hash=recipe_hash(),
+        path=paths.display_path(path),
+    )
+    saved = {key: value for key, value in asdict(info).items() if key not in _NOT_SAVED}
+    save_checkpoint(path, model, epoch=len(history), history=history, extra=saved)
+    if progress:
+        print(info, flush=True)
+    return model.eval(), info
+
+
+_NOT_SAVED = ("loaded", "path")  # BaselineInfo fields that depend on the call, not on the checkpoint
+_SAVED = [field.name for field in fields(BaselineInfo) if field.name not in _NOT_SAVED]
+
+
+def _load_cached_baseline(
+    path: Path, data: tuple[CifarTensors, CifarTensors] | None, progress: bool
+) -> tuple[nn.Module, BaselineInfo] | None:
+    """The cached baseline, or None (with the reason printed) when it is stale or unreadable."""
+    checkpoint = load_checkpoint(path)
+    extra = checkpoint.get("extra", {})
+    if extra.get("recipe_hash") != recipe_hash():
+        reason = "it was trained with another recipe"
+    elif data is not None and extra.get("train_images") != len(data[0]):
+        reason = f"it was trained on {extra.get('train_images')} images, not {len(data[0])}"
+    else:
+        try:
+            model = model_from_checkpoint(checkpoint)
+        except CheckpointError as error:
+            reason = f"it does not fit this version's model ({error})"
+        else:
+            saved = {key: extra[key] for key in _SAVED}
+            info = BaselineInfo(**saved, loaded=True, path=paths.display_path(path))
+            if progress:
+                print(info, flush=True)
+            return model, info
+    if progress:
+        print(f"retraining the baseline: the cached {paths.display_path(path)} is stale ({reason})", flush=True)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- insertion
+
+
+def insert_attention(
+    baseline_model: nn.Module,
+    attention: str,
+    *,
+    placement: str | None = None,
+    near_identity: bool = True,
+    **kwargs: Any,
+) -> tuple[nn.Module, LoadReport]:
+    """The baseline's architecture with `attention` added and the baseline's weights copied in.
+
+    `build_vgg(**baseline.config, attention=..., placement=..., **kwargs)`, then `load_backbone_weights`.
+    With `near_identity`, every new gate starts at `out = 0.99 * x` (`init_near_identity()`; for the
+    gating kinds `bias=True` is the default here, as that needs a bias) and a seed dynamic conv's
+    generated kernel at ~0; a `DynamicConv2d` already computes exactly the plain conv (its K kernels all
+    take the plain kernel). So the new model starts close to the baseline.
+    """
+    config = getattr(baseline_model, "config", None)
+    if not isinstance(config, dict):
+        raise TypeError(
+            f"baseline_model must be a model from build_vgg (with a .config), got {type(baseline_model).__name__}"
+        )
+    if config.get("attention") is not None:
+        raise ValueError(
+            f"baseline_model already has attention={config['attention']!r}: insert into a plain model"
+        )
+    if attention not in ATTENTION_KINDS:
+        raise ValueError(f"attention must be one of {tuple(ATTENTION_KINDS)}, got {attention!r}")
+    if near_identity and "bias" in ATTENTION_KINDS[attention][2]:
+        kwargs.setdefault("bias", True)
+    model = build_vgg(**{**config, "attention": attention, "placement": placement, **kwargs})
+    report = load_backbone_weights(model, baseline_model.state_dict())
+    if near_identity:
+        for _, module in attention_modules(model):
+            if hasattr(module, "init_near_identity"):
+                module.init_near_identity()
+    device = next(baseline_model.parameters()).device
+    return model.to(device).train(baseline_model.training), report
+
+
+def temperature_annealing(model: nn.Module, epochs: int) -> Callable[[int], None] | None:
+    """An `on_epoch_start` for `fit` that anneals every `DynamicConv2d` temperature from 30 to 1.
+
+    Epoch e (1-based) uses `temperature_schedule(e - 1, epochs - 1)`: 30 in the first epoch, 1 in the last.
+    None when the model has no `DynamicConv2d`.
+    """
+    dynamic = [module for module in model.modules() if isinstance(module, DynamicConv2d)]
+    if not dynamic:
+        return None
+
+    def set_temperature(epoch: int) -> None:
+        temperature = temperature_schedule(epoch - 1, epochs - 1) if epochs > 1 else 1.0
+        for module in dynamic:
+            module.set_temperature(temperature)
+
+    return set_temperature
+
+
+# --------------------------------------------------------------------------------------------- comparison
+
+
+@dataclass(frozen=True)
+class FinetuneRun:
+    """One fine-tuning run of one arm ("attention" or "plain") with one seed; accuracies are fractions."""
+
+    arm: str
+    seed: int
+    start_acc: float
+    """Test accuracy before fine-tuning (for the attention arm: right after insertion)."""
+    history: History
+
+    @property
+    def final_acc(self) -> float:
+        return self.history.final.test_acc
+
+    @property
+    def seconds(self) -> float:
+        return sum(record.seconds + record.eval_seconds for record in self.history)
+
+
+@dataclass(frozen=True)
+class ArmStats:
+    """Final test accuracy of one arm over the seeds, in percentage points."""
+
+    mean: float
+    std: float
+    low: float
+    high: float
+
+    @property
+    def spread(self) -> float:
+        """max - min over the seeds."""
+        return self.high - self.low
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The runs of `compare_finetune` and what they show.
+
+    The rule of `verdict()`: the attention arm is better (worse) when its mean final accuracy beats
+    (trails) the plain arm's by more than the seed spread, the larger max - min of the two arms. Else
+    the difference is within noise. With one seed there is no spread, and no verdict.
+    """
+
+    attention: str
+    baseline_acc: float
+    runs: tuple[FinetuneRun, ...]
+    added_parameters: int
+
+    def arm(self, arm: str) -> list[FinetuneRun]:
+        if arm not in ARMS:
+            raise ValueError(f"arm must be one of {ARMS}, got {arm!r}")
+        return [run for run in self.runs if run.arm == arm]
+
+    def stats(self, arm: str) -> ArmStats:
+        points = [100 * run.final_acc for run in self.arm(arm)]
+        if not points:
+            raise ValueError(f"no {arm!r} runs in this comparison")
+        std = statistics.stdev(points) if len(points) > 1 else 0.0
+        return ArmStats(statistics.fmean(points), std, min(points), max(points))
+
+    @property
+    def difference(self) -> float:
+        """Mean final accuracy of the attention arm minus the plain arm's, in points."""
+        return self.stats("attention").mean - self.stats("plain").mean
+
+    @property
+    def seed_spread(self) -> float:
+        """The larger max - min of the two arms' final accuracies, in points."""
+        return max(self.stats("attention").spread, self.stats("plain").spread)
+
+    def verdict(self) -> str:
+        difference, spread, seeds = self.difference, self.seed_spread, len(self.arm("attention"))
+        name = f"{self.attention} attention"
+        if seeds < 2:
+            return (
+                f"{name}: difference {difference:+.2f} points from one seed; no seed spread to compare it with, "
+                f"run at least 2 seeds"
+            )
+        if abs(difference) > spread:
+            word = "better" if difference > 0 else "worse"
+            return (
+                f"{name} is {word} by {abs(difference):.2f} points, larger than the seed spread ({spread:.2f} points)"
+            )
+        return f"{name}: within noise (difference {difference:+.2f} points, seed spread {spread:.2f} points)"
+
+    def table(self) -> str:
+        """A text table: one row per arm, then the verdict."""
+        header = f"{'arm':<12}{'seeds':>6}{'start':>9}{'final mean':>12}{'std':>7}{'min-max':>15}{'seconds':>9}"
+        rows = [header, "-" * len(header)]
+        for arm in ARMS:
+            runs, stats = self.arm(arm), self.stats(arm)
+            start = statistics.fmean(100 * run.start_acc for run in runs)
+            seconds = statistics.fmean(run.seconds for run in runs)
+            name = self.attention if arm == "attention" else "plain"
+            rows.append(
+                f"{name:<12}{len(runs):>6}{start:>8.2f}%{stats.mean:>11.2f}%{stats.std:>7.2f}"
+                f"{f'{stats.low:.2f}-{stats.high:.2f}':>15}{seconds:>9.0f}"
+            )
+        rows.append(f"baseline before fine-tuning: {100 * self.baseline_acc:.2f}%; "
+                    f"{self.attention} adds {self.added_parameters:,} parameters")  # fmt: skip
+        rows.append(self.verdict())
+        return "\n".join(rows)
+
+
+def compare_finetune(
+    baseline_model: nn.Module,
+    attention: str,
+    *,
+    train_data: CifarTensors,
+    test_data: CifarTensors,
+    seeds: Iterable[int] = (0, 1, 2),
+    epochs: int | None = None,
+    lr: float | None = None,
+    placement: str | None = None,
+    near_identity: bool = True,
+    recipe: dict | None = None,
+    progress: bool = True,
+    device: str | torch.device = "auto",
+    **attention_kwargs: Any,
+) -> Comparison:
+    """Fine-tune `attention` inserted into the baseline against the plain baseline, seed by seed.
+
+    Both arms get the same data, seeds and recipe: `FINETUNE_RECIPE`, updated with `recipe` and then
+    `epochs` and `lr` when given. A model with `DynamicConv2d` anneals its temperature over the epochs
+    (`temperature_annealing`). `attention_kwargs` go to `build_vgg` (e.g. `reduction=8`, `blocks=(4, 5)`).
+    """
+    settings = {**FINETUNE_RECIPE, **(recipe or {})}
+    settings.update({key: value for key, value in (("epochs", epochs), ("lr", lr)) if value is not None})
+    seeds = tuple(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed, e.g. seeds=(0, 1, 2)")
+    device = pick_device(device)
+    _, baseline_acc = evaluate(baseline_model, test_data, device=device, tta_flip=settings.get("tta_flip", False))
+    runs, added_parameters = [], 0
+    for seed in seeds:
+        seed_everything(seed)  # the new modules' random init
+        model, _ = insert_attention(baseline_model, attention, placement=placement, near_identity=near_identity,
+                                    **attention_kwargs)  # fmt: skip
+        added_parameters = _count(model) - _count(baseline_model)
+        _, start_acc = evaluate(model, test_data, device=device, tta_flip=settings.get("tta_flip", False))
+        if progress:
+            print(f"seed {seed}: {attention} inserted, test accuracy {start_acc:.2%} before fine-tuning", flush=True)
+        history = fit(model, train_data, test_data, seed=seed, device=device, progress=progress,
+                      on_epoch_start=temperature_annealing(model, settings["epochs"]), **settings)  # fmt: skip
+        runs.append(FinetuneRun("attention", seed, start_acc, history))
+        if progress:
+            print(f"seed {seed}: plain control", flush=True)
+        control = copy.deepcopy(baseline_model)
+        history = fit(control, train_data, test_data, seed=seed, device=device, progress=progress, **settings)
+        runs.append(FinetuneRun("plain", seed, baseline_acc, history))
+    return Comparison(attention, baseline_acc, tuple(runs), added_parameters)
+
+
+def _count(model: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())
