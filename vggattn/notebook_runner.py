@@ -11,6 +11,7 @@ failed. Stored outputs are checked too: a warning on stderr counts as a problem.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -80,10 +81,27 @@ def run_notebook(path: Path, out_path: Path, timeout: int = 900) -> NotebookRun:
     return NotebookRun(name, seconds, ok=not problems, problems=problems, figures=read_figures(name))
 
 
-def write_summary(runs: list[NotebookRun], path: Path) -> None:
-    lines = ["# Results of `make run`", "", *[run.summary_line() for run in runs], ""]
+def _run_record(name: str) -> Path:
+    return results_dir() / "runs" / f"{name}.json"
+
+
+def save_run(run: NotebookRun) -> None:
+    """Keep each notebook's last run, so running one notebook does not drop the others from the summary."""
+    path = _run_record(run.name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path.write_text(json.dumps({"seconds": run.seconds, "ok": run.ok, "problems": run.problems}), encoding="utf-8")
+
+
+def write_summary(notebooks: list[Path], path: Path) -> None:
+    """One line per notebook of the folder(s) given that has been run, in file order, with its latest figures."""
+    lines = ["# Results of `make run`", ""]
+    for notebook in sorted({p for nb in notebooks for p in nb.parent.glob("[0-9][0-9]_*.ipynb")}):
+        record = _run_record(notebook.stem)
+        if record.is_file():
+            saved = json.loads(record.read_text(encoding="utf-8"))
+            lines.append(NotebookRun(notebook.stem, figures=read_figures(notebook.stem), **saved).summary_line())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines + [""]), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,9 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running {path.name} ...", flush=True)
         run = run_notebook(path, out_path, timeout=args.timeout)
         print(run.summary_line(), flush=True)
+        save_run(run)
         runs.append(run)
     summary = results_dir() / "summary.md"
-    write_summary(runs, summary)
+    write_summary(args.notebooks, summary)
     print(f"wrote {display_path(summary)}")
     return 0 if all(run.ok for run in runs) else 1
 
