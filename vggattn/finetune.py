@@ -43,7 +43,7 @@ BASELINE = dict(depth=16, batch_norm=True, width=0.25, head="cifar", num_classes
 """The baseline architecture: VGG16-BN at a quarter width (16 to 128 channels) with a one-Linear CIFAR head."""
 
 BASELINE_RECIPE = dict(
-    epochs=12,
+    epochs=16,
     batch_size=256,
     lr=0.2,
     optimizer="sgd",
@@ -104,6 +104,7 @@ class BaselineInfo:
     train_images: int
     recipe_hash: str
     path: str
+    history: History  # per-epoch records of the baseline's training (for curves)
 
     def __str__(self) -> str:
         how = "loaded from" if self.loaded else "trained and saved to"
@@ -146,6 +147,7 @@ def pretrained_baseline(
         train_images=len(train_data),
         recipe_hash=recipe_hash(),
         path=paths.display_path(path),
+        history=history,
     )
     saved = {key: value for key, value in asdict(info).items() if key not in _NOT_SAVED}
     save_checkpoint(path, model, epoch=len(history), history=history, extra=saved)
@@ -154,7 +156,7 @@ def pretrained_baseline(
     return model.eval(), info
 
 
-_NOT_SAVED = ("loaded", "path")  # BaselineInfo fields that depend on the call, not on the checkpoint
+_NOT_SAVED = ("loaded", "path", "history")  # BaselineInfo fields not stored in `extra` (history has its own entry)
 _SAVED = [field.name for field in fields(BaselineInfo) if field.name not in _NOT_SAVED]
 
 
@@ -175,7 +177,8 @@ def _load_cached_baseline(
             reason = f"it does not fit this version's model ({error})"
         else:
             saved = {key: extra[key] for key in _SAVED}
-            info = BaselineInfo(**saved, loaded=True, path=paths.display_path(path))
+            info = BaselineInfo(**saved, loaded=True, path=paths.display_path(path),
+                                history=History.from_dicts(checkpoint["history"]))
             if progress:
                 print(info, flush=True)
             return model, info
