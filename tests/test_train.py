@@ -476,3 +476,15 @@ def test_history_json_is_plain_json(tiny_cifar, tmp_path):
     fit(tiny_vgg(), tiny_cifar, tiny_cifar, epochs=1, lr=0.05, batch_size=50, out_dir=tmp_path, **QUIET)
     rows = json.loads((tmp_path / "history.json").read_text())
     assert set(rows[0]) == set(EpochRecord.__dataclass_fields__) and rows[0]["epoch"] == 1
+
+
+def test_channels_last_training_works_with_dynamic_convolution():
+    """channels_last converts only 4-D conv weights; DynamicConv2d's 5-D kernel bank must not break fit."""
+    generator = torch.Generator().manual_seed(0)
+    data = CifarTensors(
+        images=torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8, generator=generator),
+        labels=torch.arange(40) % 10, classes=CIFAR10_CLASSES, source="random",
+    )
+    model = build_vgg(depth=11, batch_norm=True, width=1 / 16, head="cifar", attention="dynamic")
+    history = fit(model, data, data, epochs=1, lr=0.01, batch_size=20, channels_last=True, progress=False)
+    assert len(history) == 1 and history.final.test_acc is not None

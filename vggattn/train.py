@@ -761,8 +761,10 @@ def fit(
     autocast_dtype = _autocast_dtype(device, mixed_precision)
     seed_everything(seed)
     model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)  # conv outputs follow their weights' NHWC layout
+    if channels_last:  # NHWC conv weights: conv outputs follow their layout
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d):  # only 4-D weights have an NHWC layout (DynamicConv2d's are 5-D)
+                module.to(memory_format=torch.channels_last)
     optimizer_ = build_optimizer(model, config)
     steps_per_epoch = len(batches(train_data, batch_size, train=True, seed=seed, epoch=1, device=device))
     scheduler = build_scheduler(optimizer_, config, steps_per_epoch)
