@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,13 @@ def tiny_cifar() -> CifarTensors:
     images = torch.randint(0, 256, (200, 3, 32, 32), dtype=torch.uint8, generator=generator)
     labels = torch.arange(len(CIFAR10_CLASSES)).repeat_interleave(20)  # (200,) 0,0,...,9,9
     return CifarTensors(images, labels, CIFAR10_CLASSES, "tiny_cifar test fixture (random pixels)")
+
+
+@pytest.fixture
+def seed_and_one_thread() -> Iterator[None]:
+    """Seed 0 and one torch thread: tiny models run 10-100x slower with two threads on a shared 2-core CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    yield
+    torch.set_num_threads(threads)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -32,14 +31,7 @@ from vggattn.inspection import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread() -> Iterator[None]:
-    """Seed 0 and one torch thread: tiny models run 10-100x slower with two threads on a shared 2-core CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
 
 
 def make_modules(channels: int) -> dict[str, nn.Module]:

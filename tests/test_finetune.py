@@ -22,6 +22,8 @@ from vggattn.train import EpochRecord, History, fit
 
 TINY_BASELINE = dict(depth=11, batch_norm=True, width=1 / 16, head="cifar", num_classes=10)
 
+pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
+
 
 def tiny_baseline(tiny_cifar, seed: int = 0) -> nn.Module:
     """A tiny plain VGG11-BN, trained one epoch so that its BatchNorm statistics are not the init's."""
@@ -171,6 +173,7 @@ def test_pretrained_baseline_trains_once_then_loads(tiny_cifar, tiny_protocol):
 
     loaded, loaded_info = pretrained_baseline(data, progress=False, device="cpu")
     assert loaded_info.loaded and loaded_info.test_acc == info.test_acc and not loaded.training
+    assert loaded_info.history.to_dicts() == info.history.to_dicts() and len(info.history) == 1
     assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), loaded.state_dict().values()))
     assert pretrained_baseline(data, force=True, progress=False, device="cpu")[1].loaded is False
 

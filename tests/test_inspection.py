@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -25,14 +24,7 @@ from vggattn.models import build_vgg
 TINY = 1 / 16
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread() -> Iterator[None]:
-    """Seed 0 and one torch thread: tiny models run 10-100x slower with two threads on a shared 2-core CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from urllib.error import URLError
 
 import pytest
@@ -28,14 +27,7 @@ KINDS = [None, *ATTENTION_KINDS]
 TINY = 1 / 16
 
 
-@pytest.fixture(autouse=True)
-def _seed_and_one_thread() -> Iterator[None]:
-    """Seed 0 and one torch thread: tiny models run 10-100x slower with two threads on a shared 2-core CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
 
 
 def keys_and_shapes(state_dict: dict[str, torch.Tensor]) -> list[tuple[str, torch.Size]]:

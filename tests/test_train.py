@@ -43,6 +43,8 @@ from vggattn.train import (
 
 QUIET = dict(progress=False, device="cpu")
 
+pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
+
 
 def tiny_vgg(seed: int = 0, **kwargs) -> nn.Module:
     """A VGG11-BN at width 1/16 (4 to 32 channels) with the CIFAR head: about 30k parameters."""
