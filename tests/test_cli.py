@@ -22,6 +22,8 @@ TRAIN_OPTIONS = [
     "--data-root", "--device", "--out", "--resume", "--no-progress",
 ]  # fmt: skip
 
+pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
+
 
 @pytest.fixture
 def image_folder(tmp_path, monkeypatch) -> Path:
