@@ -277,7 +277,7 @@ def per_sample_reference(module: DynamicConv2d, x: torch.Tensor) -> torch.Tensor
     ],
 )
 @pytest.mark.parametrize("batch", [1, 3])
-@pytest.mark.parametrize("size", [(9, 8), (5, 4)])  # >= and < GROUPED_MIN_PIXELS: both ways of computing
+@pytest.mark.parametrize("size", [(12, 11), (5, 4)])  # >= and < GROUPED_MIN_PIXELS: both ways of computing
 def test_dynamic_batched_equals_per_sample_loop(settings: dict, batch: int, size: tuple[int, int]) -> None:
     module = DynamicConv2d(8, 16, temperature=1.0, **settings)
     nn.init.normal_(module.fc2.weight, 0, 1.0)  # attention that differs between samples

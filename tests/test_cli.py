@@ -118,7 +118,7 @@ def test_bad_values_are_usage_errors_not_tracebacks(image_folder, tmp_path, caps
         main(tiny_train_args(image_folder, tmp_path / "a", "--epochs", "0"))
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert "epochs must be at least 1, got 0" in err and "Traceback" not in err
+    assert "epochs must be >= 1, got 0" in err and "Traceback" not in err
     with pytest.raises(SystemExit):
         main(["train", "--attention", "transformer"])
     assert "invalid choice: 'transformer'" in capsys.readouterr().err

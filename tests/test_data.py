@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import urllib.error
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +93,17 @@ def imagefolder_root(tmp_path: Path) -> Path:
     root = tmp_path / "jpg-copy"
     write_imagefolder(root)
     return root
+
+
+def test_batched_jpeg_decoding_gives_pillows_pixels_without_a_warning(imagefolder_root: Path) -> None:
+    jpegs = sorted(imagefolder_root.glob("*/*/*.jpg"))
+    pillow = np.stack([np.asarray(Image.open(file)) for file in jpegs])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torchvision's deprecation notice must not reach the user
+        batched = data._decode_jpegs_batched(jpegs)
+    assert batched is not None and batched.shape == (len(jpegs), 32, 32, 3)
+    np.testing.assert_array_equal(batched, pillow)
+    assert data._decode_jpegs_batched(jpegs[:1] + [imagefolder_root / "missing.jpg"]) is None  # caller falls back
 
 
 # ----------------------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ from torch import nn
 
 from vggattn.attention import DynamicConv2d, SqueezeExcitation
 from vggattn.inspection import (
+    GATE_ATTRIBUTES,
     ShapeTable,
     check_shape,
+    collect_gates,
     conv_parameters,
     count_flops,
     count_parameters,
@@ -166,3 +168,29 @@ def test_summary_is_torchinfo_with_fixed_columns(se_model: nn.Module) -> None:
     assert "Output Shape" in text and "Param #" in text and "Kernel Shape" not in text
     assert f"Total params: {count_parameters(se_model):,}" in text
     assert "(se1)" in text
+
+
+@pytest.mark.parametrize("attention", ["se", "spatial", "cbam", "dynamic"])
+def test_collect_gates_reads_every_module_for_every_input(attention: str, seed_and_one_thread: None) -> None:
+    model = build_vgg(16, True, 0.125, head="cifar", attention=attention).train()
+    images = torch.randn(5, 3, 32, 32)
+    gates = collect_gates(model, images, batch_size=2)  # 3 batches: 2 + 2 + 1
+    assert model.training  # mode given back
+    holders = {name: module for name, module in model.named_modules() if any(hasattr(module, a) for a in GATE_ATTRIBUTES)}
+    assert list(gates) == list(holders) and gates
+    model.eval()
+    with torch.no_grad():
+        model(images)  # one batch of 5: the same gates as the three batches
+    for name, module in holders.items():
+        stored = next(getattr(module, a) for a in GATE_ATTRIBUTES if hasattr(module, a))
+        torch.testing.assert_close(gates[name], stored)
+
+
+def test_collect_gates_on_a_split_and_bad_input(tiny_cifar, seed_and_one_thread: None) -> None:
+    model = build_vgg(16, True, 0.125, head="cifar", attention="se")
+    gates = collect_gates(model, tiny_cifar, batch_size=64)
+    assert {tuple(g.shape) for g in gates.values()} == {(200, 8), (200, 16), (200, 32), (200, 64)}
+    with pytest.raises(TypeError, match=r"inputs must be a CifarTensors split or a \(N, 3, H, W\) tensor"):
+        collect_gates(model, torch.randn(3, 32, 32))
+    with pytest.raises(ValueError, match="has no module that keeps its gate"):
+        collect_gates(build_vgg(16, True, 0.125, head="cifar"), torch.randn(2, 3, 32, 32))

@@ -221,7 +221,7 @@ def test_backbone_keys_do_not_move_when_attention_is_added() -> None:
         (dict(placement="block_end"), "only apply with an attention kind"),
         (dict(blocks=(1,)), "only apply with an attention kind"),
         (dict(head="tiny"), r"head must be one of \('imagenet', 'cifar'\)"),
-        (dict(num_classes=0), "num_classes must be an int >= 1"),
+        (dict(num_classes=0), "num_classes must be >= 1, got 0"),
         (dict(weights="IMAGENET1K_V9"), "weights for vgg16 must be one of"),
         (dict(width=0.5, weights="IMAGENET1K_V1"), "width=1 only"),
     ],

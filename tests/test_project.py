@@ -90,6 +90,16 @@ def test_notebook_is_committed_executed_and_clean(notebook):
                 assert "Warning" not in text, f"cell [{index}] stores a warning: {text[:200]}"
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_text_has_no_control_characters(notebook):
+    """A stray escape (a tab or bell from "\\times" or "\\approx" written in a Python string) breaks the LaTeX."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    for index, cell in enumerate(cells):
+        source = "".join(cell["source"])
+        bad = sorted({f"0x{ord(ch):02x}" for ch in source if ord(ch) < 32 and ch != "\n"})
+        assert not bad, f"cell {index} ({cell['cell_type']}) holds control characters {bad}: {source[:80]!r}"
+
+
 def test_data_folder_commits_only_what_the_project_writes():
     tracked = subprocess.run(["git", "ls-files", "data"], cwd=ROOT, capture_output=True, text=True).stdout.split()
     if not tracked:  # not a git checkout (e.g. an sdist): nothing to check

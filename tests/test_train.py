@@ -429,7 +429,7 @@ def test_bad_data_and_settings_give_clear_errors(tiny_cifar):
         fit(model, empty, tiny_cifar, epochs=1, lr=0.1, **QUIET)
     with pytest.raises(ValueError, match="batch_size 256 is larger than the 200 images of train_data"):
         fit(model, tiny_cifar, tiny_cifar, epochs=1, lr=0.1, batch_size=256, **QUIET)
-    with pytest.raises(ValueError, match="epochs must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="epochs must be >= 1, got 0"):
         fit(model, tiny_cifar, tiny_cifar, epochs=0, lr=0.1, **QUIET)
     with pytest.raises(ValueError, match="schedule must be one of"):
         fit(model, tiny_cifar, tiny_cifar, epochs=1, lr=0.1, schedule="step", **QUIET)
@@ -490,3 +490,17 @@ def test_channels_last_training_works_with_dynamic_convolution():
     model = build_vgg(depth=11, batch_norm=True, width=1 / 16, head="cifar", attention="dynamic")
     history = fit(model, data, data, epochs=1, lr=0.01, batch_size=20, channels_last=True, progress=False)
     assert len(history) == 1 and history.final.test_acc is not None
+
+
+def test_epochs_to_reach_reads_the_evaluated_epochs():
+    def record(epoch, test_acc):
+        return EpochRecord(epoch, 1.0, 0.5, None if test_acc is None else 1.0, test_acc, 1.0, 0.1, 100.0, 0.1)
+
+    history = History([record(1, 0.30), record(2, None), record(3, 0.52), record(4, 0.61)])
+    assert history.epochs_to_reach(0.5) == 3  # epoch 2 was not evaluated
+    assert history.epochs_to_reach(0.30) == 1  # reaching means >=
+    assert history.epochs_to_reach(0.7) is None
+    with pytest.raises(ValueError, match=r"test_acc must be an accuracy between 0 and 1 \(a fraction, not %\), got 52"):
+        history.epochs_to_reach(52)
+    with pytest.raises(ValueError, match="empty"):
+        History().epochs_to_reach(0.5)

@@ -295,13 +295,44 @@ def _imagefolder_files(data_root: Path, split: str) -> list[Path]:
     return files
 
 
+TORCHVISION_DECODE_DEPRECATION = "The image decoding and encoding capabilities of TorchVision are deprecated"
+
+
+def _decode_jpegs_batched(files: list[Path]) -> np.ndarray | None:
+    """Pixels (N, 32, 32, 3) of JPEG `files` from torchvision's batched libjpeg decoder (about 3x faster than
+    Pillow file by file, same pixels), or None when it is unavailable or a file is not a 32x32 RGB JPEG: the
+    caller then decodes file by file with Pillow, which names the bad file."""
+    try:
+        from torchvision.io import ImageReadMode, decode_jpeg
+    except ImportError:  # a torchvision without image decoding (deprecated since 0.29)
+        return None
+    try:
+        encoded = [torch.frombuffer(bytearray(file.read_bytes()), dtype=torch.uint8) for file in files]
+        with warnings.catch_warnings():  # deprecated in favour of TorchCodec, still in the pinned 0.29.1
+            warnings.filterwarnings("ignore", message=TORCHVISION_DECODE_DEPRECATION, category=DeprecationWarning)
+            images = decode_jpeg(encoded, mode=ImageReadMode.UNCHANGED)
+    except (OSError, RuntimeError, ValueError):  # unreadable, empty or corrupt file
+        return None
+    if any(image.shape != (3, 32, 32) for image in images):
+        return None
+    return torch.stack(images).permute(0, 2, 3, 1).numpy()  # (N, C, H, W) -> (N, H, W, C)
+
+
 def _decode_imagefolder(data_root: Path, files: list[Path]) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
     """Images uint8 (N, 3, 32, 32), labels int64 (N,) from each file's class folder, and the classes.
 
+    JPEGs are decoded in one batch by torchvision; PNGs, and every file if that batch fails, with Pillow.
     A file that is not a 32x32 RGB PNG/JPEG raises ``DataError`` naming it.
     """
     pixels = np.empty((len(files), 32, 32, 3), dtype=np.uint8)  # (N, H, W, C), as images are stored
+    jpeg_indices = [index for index, file in enumerate(files) if file.suffix.lower() in (".jpg", ".jpeg")]
+    batched = _decode_jpegs_batched([files[index] for index in jpeg_indices]) if jpeg_indices else None
+    if batched is not None:
+        pixels[jpeg_indices] = batched
+    done = set(jpeg_indices) if batched is not None else set()
     for index, file in enumerate(files):
+        if index in done:
+            continue
         try:
             with Image.open(file, formats=("PNG", "JPEG")) as image:
                 if image.mode != "RGB" or image.size != (32, 32):

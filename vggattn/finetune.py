@@ -25,6 +25,7 @@ from torch import nn
 
 from . import paths
 from .attention import DynamicConv2d, temperature_schedule
+from .checks import check_choice
 from .data import CifarTensors, load_cifar10_splits
 from .models import ATTENTION_KINDS, LoadReport, attention_modules, build_vgg, load_backbone_weights
 from .train import (
@@ -208,8 +209,7 @@ def insert_attention(
         raise ValueError(
             f"baseline_model already has attention={config['attention']!r}: insert into a plain model"
         )
-    if attention not in ATTENTION_KINDS:
-        raise ValueError(f"attention must be one of {tuple(ATTENTION_KINDS)}, got {attention!r}")
+    check_choice("attention", attention, ATTENTION_KINDS)
     if near_identity and "bias" in ATTENTION_KINDS[attention][2]:
         kwargs.setdefault("bias", True)
     model = build_vgg(**{**config, "attention": attention, "placement": placement, **kwargs})
@@ -292,8 +292,7 @@ class Comparison:
     added_parameters: int
 
     def arm(self, arm: str) -> list[FinetuneRun]:
-        if arm not in ARMS:
-            raise ValueError(f"arm must be one of {ARMS}, got {arm!r}")
+        check_choice("arm", arm, ARMS)
         return [run for run in self.runs if run.arm == arm]
 
     def stats(self, arm: str) -> ArmStats:

@@ -18,6 +18,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vggattn.attention import ATTENTION_MODULES, hidden_width
+from vggattn.checks import check_choice, check_int
+from vggattn.data import CifarTensors, batches
 from vggattn.models import VGG, attention_modules
 
 GROUPINGS = (None, "block", "type", "module")
@@ -132,6 +134,47 @@ def trace_shapes(model: nn.Module, input_shape: Sequence[int]) -> ShapeTable:
     return table
 
 
+GATE_ATTRIBUTES = ("last_gate", "last_channel_gate", "last_attention")
+"""Where attention modules keep (detached) what they computed in their last forward pass."""
+
+
+def collect_gates(model: nn.Module, inputs: torch.Tensor | CifarTensors, *, batch_size: int = 500) -> dict[str, torch.Tensor]:
+    """What every attention module of `model` computes for every input: {module name: (N, ...)}, on the CPU.
+
+    `inputs`: normalised images (N, 3, H, W), or a `CifarTensors` split (normalised by `batches`, in its
+    order). The model runs in eval mode without autograd, batch by batch on its own device; after each
+    batch every module holding one of `GATE_ATTRIBUTES` is read: SE (N, C), spatial attention
+    (N, 1, H, W), CBAM's channel gate (N, C) and its spatial gate under "<name>.spatial", dynamic
+    convolution's kernel attention pi (N, K).
+    """
+    check_int("batch_size", batch_size)
+    if isinstance(inputs, CifarTensors):
+        parts = (images for images, _ in batches(inputs, batch_size, train=False))
+    elif isinstance(inputs, torch.Tensor) and inputs.dim() == 4:
+        parts = inputs.split(batch_size)
+    else:
+        raise TypeError(
+            f"inputs must be a CifarTensors split or a (N, 3, H, W) tensor of normalised images, got "
+            f"{type(inputs).__name__}{tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else ''}"
+        )
+    holders = [(name, module, attribute) for name, module in model.named_modules()
+               for attribute in GATE_ATTRIBUTES if hasattr(module, attribute)]
+    if not holders:
+        raise ValueError(
+            f"{type(model).__name__} has no module that keeps its gate ({', '.join(GATE_ATTRIBUTES)}); "
+            f"build it with attention='se', 'spatial', 'cbam' or 'dynamic'"
+        )
+    parameter = next(model.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    collected: dict[str, list[torch.Tensor]] = {name: [] for name, _, _ in holders}
+    with _evaluating(model):
+        for images in parts:
+            model(images.to(device))
+            for name, module, attribute in holders:
+                collected[name].append(getattr(module, attribute).cpu())
+    return {name: torch.cat(gates) for name, gates in collected.items()}
+
+
 def check_shape(tensor: torch.Tensor, expected: Sequence[int | None]) -> None:
     """Raise ValueError unless `tensor.shape` matches `expected`; None or -1 matches any size."""
     if not isinstance(tensor, torch.Tensor):
@@ -152,8 +195,7 @@ def count_parameters(
     by="module": per layer (an attention module as one entry); by="type": per module class;
     by="block": per VGG block ("block1" ... "block5", "head"; a `VGG` from `build_vgg` only).
     """
-    if by not in GROUPINGS:
-        raise ValueError(f"by must be one of {GROUPINGS}, got {by!r}")
+    check_choice("by", by, GROUPINGS)
     if by is None:
         return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
     if by == "block" and not isinstance(model, VGG):

@@ -24,6 +24,7 @@ import torch
 import torchvision
 from torch import nn
 
+from vggattn.checks import check_choice, check_int
 from vggattn.attention import (
     ATTENTION_MODULES,
     CBAM,
@@ -210,12 +211,6 @@ def _init_weights(model: VGG) -> None:
             nn.init.zeros_(layer.bias)
 
 
-def _check_choice(name: str, value: object, choices: Iterable) -> None:
-    choices = tuple(choices)
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-
-
 def _check_blocks(blocks: Iterable[int] | None) -> tuple[int, ...]:
     if blocks is None:
         return tuple(range(1, NUM_BLOCKS + 1))
@@ -257,7 +252,7 @@ def build_vgg(
     Convs, BNs and Linears get torchvision's init; with no attention, `torch.manual_seed(s)` then
     `build_vgg(16)` gives the same weights as `torch.manual_seed(s)` then `torchvision.models.vgg16()`.
     """
-    _check_choice("depth", depth, CFGS)
+    check_choice("depth", depth, CFGS)
     if not isinstance(batch_norm, bool):
         raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
     if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
@@ -266,11 +261,10 @@ def build_vgg(
         raise ValueError(
             f"width={width} gives round(64 * width) = 0 channels in the first block; use width >= 1/64"
         )
-    _check_choice("head", head, HEADS)
+    check_choice("head", head, HEADS)
     if num_classes is None:
         num_classes = 1000 if head == "imagenet" else 10
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be an int >= 1, got {num_classes!r}")
+    check_int("num_classes", num_classes)
     if attention is None:
         if placement is not None or blocks is not None or attention_kwargs:
             given = {"placement": placement, "blocks": blocks, **attention_kwargs}
@@ -279,10 +273,10 @@ def build_vgg(
                 f"{given} only apply with an attention kind; pass attention= one of {tuple(ATTENTION_KINDS)}"
             )
     else:
-        _check_choice("attention", attention, (None, *ATTENTION_KINDS))
+        check_choice("attention", attention, (None, *ATTENTION_KINDS))
         kind = ATTENTION_KINDS[attention]
         placement = kind.default_placement if placement is None else placement
-        _check_choice(f"placement for attention={attention!r}", placement, kind.placements)
+        check_choice(f"placement for attention={attention!r}", placement, kind.placements)
         unknown = sorted(set(attention_kwargs) - set(kind.options))
         if unknown:
             raise TypeError(f"attention={attention!r} takes the options {kind.options}, got unknown {unknown}")
@@ -324,7 +318,7 @@ def _imagenet_state_dict(depth: int, batch_norm: bool, weights: str) -> dict[str
     """torchvision's pretrained state_dict (downloaded once, then read from torch.hub's cache)."""
     name = f"vgg{depth}_bn" if batch_norm else f"vgg{depth}"
     available = torchvision.models.get_model_weights(name)
-    _check_choice(f"weights for {name}", weights, available.__members__)
+    check_choice(f"weights for {name}", weights, available.__members__)
     url = available[weights].url
     try:
         return torch.hub.load_state_dict_from_url(url, progress=True, check_hash=True, weights_only=True)

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import __version__, paths
+from .checks import check_choice, check_int, check_positive
 from .data import CifarTensors, batches
 from .models import attention_modules, build_vgg
 
@@ -235,7 +236,7 @@ def param_groups_by(model: nn.Module, lrs: Mapping[str, float], default_lr: floa
                 f"no learning rate for the part {part!r} ({len(named)} parameter tensors): add {part!r} to "
                 f"the learning rates or give a default lr"
             )
-        _check_positive(f"learning rate of {part!r}", lr)
+        check_positive(f"learning rate of {part!r}", lr)
         groups.append({"name": part, "params": [parameter for _, parameter in named], "lr": float(lr)})
     return groups
 
@@ -316,6 +317,16 @@ class History:
         self._check_not_empty()
         evaluated = [record for record in self.records if record.test_acc is not None]
         return max(evaluated, key=lambda record: record.test_acc)
+
+    def epochs_to_reach(self, test_acc: float) -> int | None:
+        """The first epoch whose test accuracy is >= `test_acc` (a fraction), or None if no evaluated epoch reaches it.
+
+        The answer is only as fine as the evaluations: fit with `eval_every=1` to see every epoch.
+        """
+        self._check_not_empty()
+        if isinstance(test_acc, bool) or not isinstance(test_acc, (int, float)) or not 0 <= test_acc <= 1:
+            raise ValueError(f"test_acc must be an accuracy between 0 and 1 (a fraction, not %), got {test_acc!r}")
+        return next((r.epoch for r in self.records if r.test_acc is not None and r.test_acc >= test_acc), None)
 
     def column(self, name: str) -> list[float]:
         """One field over the epochs, e.g. `history.column("test_acc")` for a plot."""
@@ -520,11 +531,11 @@ class TrainConfig:
     stages: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     def __post_init__(self) -> None:
-        _check_int("epochs", self.epochs, minimum=1)
-        _check_int("batch_size", self.batch_size, minimum=1)
-        _check_positive("lr", self.lr)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
+        check_int("epochs", self.epochs, minimum=1)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_positive("lr", self.lr)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}; airbench uses 0.2")
         if not 0.0 < self.warmup < 1.0:
@@ -534,9 +545,9 @@ class TrainConfig:
                 f"need weight_decay >= 0 and 0 <= momentum < 1, got {self.weight_decay} and {self.momentum}"
             )
         if self.grad_clip is not None:
-            _check_positive("grad_clip", self.grad_clip)
+            check_positive("grad_clip", self.grad_clip)
         for stage_epochs, _ in self.stages:
-            _check_int("epochs of a stage", stage_epochs, minimum=1)
+            check_int("epochs of a stage", stage_epochs, minimum=1)
         if self.stages and sum(epochs for epochs, _ in self.stages) != self.epochs:
             raise ValueError(
                 f"the stages last {sum(e for e, _ in self.stages)} epochs but epochs={self.epochs}: "
@@ -554,25 +565,6 @@ class TrainConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self)))  # tuples -> lists: the plain form a checkpoint stores
-
-
-def _check_int(name: str, value: Any, *, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-
-
-def _check_positive(name: str, value: Any) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not value > 0 or not math.isfinite(value):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-
-
-def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
 
 
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -748,10 +740,10 @@ def fit(
         param_groups=tuple(sorted((dict(param_groups or {})).items())),
         stages=tuple((n, (parts,) if isinstance(parts, str) else tuple(parts)) for n, parts in stages or ()),
     )  # fmt: skip
-    _check_int("checkpoint_every", checkpoint_every, minimum=1)
-    _check_int("eval_every", eval_every, minimum=1)
+    check_int("checkpoint_every", checkpoint_every, minimum=1)
+    check_int("eval_every", eval_every, minimum=1)
     if stop_after is not None:
-        _check_int("stop_after", stop_after, minimum=1)
+        check_int("stop_after", stop_after, minimum=1)
     _check_data("train_data", train_data, batch_size)
     _check_data("test_data", test_data)
     for _, parts in config.stages:

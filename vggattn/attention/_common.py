@@ -7,14 +7,7 @@ import math
 import torch
 from torch import nn
 
-
-def check_positive_int(name: str, value: object) -> int:
-    """Return `value` if it is an int >= 1; else raise TypeError (not an int) or ValueError (< 1)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
+from vggattn.checks import check_int
 
 
 def check_kernel_size(name: str, value: object) -> tuple[int, int]:
@@ -22,7 +15,7 @@ def check_kernel_size(name: str, value: object) -> tuple[int, int]:
     pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(pair, (tuple, list)) or len(pair) != 2:
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return check_positive_int(name, pair[0]), check_positive_int(name, pair[1])
+    return check_int(name, pair[0]), check_int(name, pair[1])
 
 
 def hidden_width(channels: int, reduction: int, min_hidden: int) -> int:
@@ -32,9 +25,9 @@ def hidden_width(channels: int, reduction: int, min_hidden: int) -> int:
     `Linear(C, 0)` and a gate stuck at sigmoid(0) = 0.5. With `min_hidden=4` the article's VGG16
     placement (C = 64 ... 512, r = 16, all C // r >= 4) keeps its widths and its 76,288 parameters.
     """
-    check_positive_int("channels", channels)
-    check_positive_int("reduction", reduction)
-    check_positive_int("min_hidden", min_hidden)
+    check_int("channels", channels)
+    check_int("reduction", reduction)
+    check_int("min_hidden", min_hidden)
     return max(channels // reduction, min_hidden)
 
 

@@ -8,14 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vggattn.attention._common import (
-    check_input,
-    check_kernel_size,
-    check_positive_int,
-    gate_logit,
-    hidden_width,
-    zero_last_layer,
-)
+from vggattn.attention._common import check_input, check_kernel_size, gate_logit, hidden_width, zero_last_layer
+from vggattn.checks import check_int
 
 SEED_ARTICLE_EINSUM = "bocik,bikn->bocn"
 """The einsum of the article's forward: `i` is the kernel size in operand 0 and the input channels in operand 1."""
@@ -57,8 +51,8 @@ class SeedDynamicConv2d(nn.Module):
         super().__init__()
         hidden = hidden_width(in_channels, reduction, min_hidden)  # also checks in_channels, reduction >= 1
         self.in_channels = in_channels
-        self.out_channels = check_positive_int("out_channels", out_channels)
-        self.kernel_size = check_positive_int("kernel_size", kernel_size)
+        self.out_channels = check_int("out_channels", out_channels)
+        self.kernel_size = check_int("kernel_size", kernel_size)
         if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
             raise ValueError(f"padding must be an int >= 0, got {padding!r}")
         self.padding = padding
@@ -153,7 +147,7 @@ def temperature_schedule(epoch: float, total_epochs: int, start: float = 30.0, e
     Chen et al. (2020) anneal T from 30 to 1 over the first 10 epochs: `total_epochs=10`. A
     fractional epoch (epoch + step / steps_per_epoch) anneals per step.
     """
-    check_positive_int("total_epochs", total_epochs)
+    check_int("total_epochs", total_epochs)
     if epoch < 0:
         raise ValueError(f"epoch must be >= 0, got {epoch}")
     if start <= 0 or end <= 0:
@@ -180,10 +174,12 @@ class DynamicConv2d(nn.Module):
     - `_mix_outputs` (small maps): run the K convs on the whole batch, then mix their outputs:
       out_b = sum_k pi_bk conv2d(x_b, weight_k). K times the conv's multiply-adds but no
       per-sample kernels, which CPU grouped convolution handles slowly on small maps (on a
-      VGG16 at CIFAR size, 4x4 and 2x2 maps: see `python -m vggattn.bench models`).
+      VGG16 at CIFAR size, the 8x8, 4x4 and 2x2 maps: see `python -m vggattn.bench models`).
+    Neither is cheap on small maps: mixing the kernels costs B * K * |W|, as much as the conv itself
+    once H_out * W_out <= K, so at CIFAR size a dynamic layer costs several plain convs.
     """
 
-    GROUPED_MIN_PIXELS = 64
+    GROUPED_MIN_PIXELS = 128  # 16x16 maps and larger; on CPU (2 threads) the 8x8 map of VGG16 block 3 is faster mixing outputs
 
     def __init__(
         self,
@@ -203,8 +199,8 @@ class DynamicConv2d(nn.Module):
     ) -> None:
         super().__init__()
         hidden = hidden_width(in_channels, reduction, min_hidden)  # also checks in_channels, reduction >= 1
-        check_positive_int("out_channels", out_channels)
-        check_positive_int("groups", groups)
+        check_int("out_channels", out_channels)
+        check_int("groups", groups)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"in_channels ({in_channels}) and out_channels ({out_channels}) must both be divisible "
@@ -215,7 +211,7 @@ class DynamicConv2d(nn.Module):
         self.stride = check_kernel_size("stride", stride)
         self.dilation = check_kernel_size("dilation", dilation)
         self.padding = self._check_padding(padding)
-        self.num_kernels = check_positive_int("num_kernels", num_kernels)
+        self.num_kernels = check_int("num_kernels", num_kernels)
         self.set_temperature(temperature)
         self.weight = nn.Parameter(torch.empty(num_kernels, out_channels, in_channels // groups, *self.kernel_size))
         self.bias = nn.Parameter(torch.empty(num_kernels, out_channels)) if bias else None

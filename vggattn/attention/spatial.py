@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vggattn.attention._common import check_input, check_positive_int, gate_logit, zero_last_layer
+from vggattn.attention._common import check_input, gate_logit, zero_last_layer
+from vggattn.checks import check_int
 
 
 class SpatialAttention(nn.Module):
@@ -21,7 +22,7 @@ class SpatialAttention(nn.Module):
 
     def __init__(self, kernel_size: int = 7, *, bias: bool = False) -> None:
         super().__init__()
-        check_positive_int("kernel_size", kernel_size)
+        check_int("kernel_size", kernel_size)
         if kernel_size % 2 == 0:
             raise ValueError(
                 f"kernel_size must be odd so that padding k // 2 keeps H and W, got {kernel_size}; use 3 or 7"

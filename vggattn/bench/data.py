@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
+from vggattn.bench.timing import median_seconds, train_step
 from vggattn.data import (
     CIFAR10_MEAN, CIFAR10_STD, CifarTensors, batches, find_data_root, load_cifar10, load_cifar10_splits,
 )
@@ -68,14 +69,7 @@ def train_step_seconds(batch_size: int, steps: int) -> float:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(batch_size, 3, 32, 32)
     y = torch.randint(0, 10, (batch_size,))
-    times = []
-    for _ in range(steps + 1):  # the first step warms up and is not counted
-        start = time.perf_counter()
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        optimizer.step()
-        times.append(time.perf_counter() - start)
-    return sorted(times[1:])[len(times[1:]) // 2]
+    return median_seconds({"train step": lambda: train_step(model, optimizer, x, y)}, steps)["train step"]
 
 
 def timed(action: Callable[[], T]) -> tuple[float, T]:

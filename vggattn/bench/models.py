@@ -3,9 +3,9 @@
     python -m vggattn.bench models                 # width 0.25, batch 32, CIFAR input 32x32
     python -m vggattn.bench models --width 1 --repeats 3
 
-Times are medians over `--repeats` rounds; each round times every variant once, in turn, so a
-slow-down of the machine hits all variants alike. Memory is not the process's peak (one process
-cannot give a peak per variant): it is the bytes of the parameters (x3: weights, gradients, SGD
+Times are medians over `--repeats` interleaved rounds (`vggattn.bench.timing.median_seconds`):
+each round times every variant once, in turn, so a slow-down of the machine hits all variants
+alike. Memory is not the process's peak (one process cannot give a peak per variant): it is the bytes of the parameters (x3: weights, gradients, SGD
 momentum) and of the activations autograd saves for backward in one train step (tensors counted
 once per storage, parameters excluded).
 """
@@ -13,15 +13,13 @@ once per storage, parameters excluded).
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vggattn.bench.timing import inference, median_seconds, train_step
 from vggattn.inspection import count_flops, count_parameters
 from vggattn.models import build_vgg
 
@@ -41,27 +39,6 @@ class Variant:
     name: str
     model: nn.Module
     optimizer: torch.optim.Optimizer
-    train_times: list[float]
-    infer_times: list[float]
-
-
-def _timed(step: Callable[[], None]) -> float:
-    start = time.perf_counter()
-    step()
-    return time.perf_counter() - start
-
-
-def _train_step(variant: Variant, x: torch.Tensor, y: torch.Tensor) -> None:
-    variant.model.train()
-    variant.optimizer.zero_grad(set_to_none=True)
-    F.cross_entropy(variant.model(x), y).backward()
-    variant.optimizer.step()
-
-
-def _inference(variant: Variant, x: torch.Tensor) -> None:
-    variant.model.eval()
-    with torch.no_grad():
-        variant.model(x)
 
 
 def saved_activation_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
@@ -103,40 +80,34 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.variants:
         model = build_vgg(16, True, args.width, head="cifar", **VARIANTS[name])
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        variants.append(Variant(name, model, optimizer, [], []))
+        variants.append(Variant(name, model, optimizer))
 
     print(f"VGG16-BN width {args.width}, batch {args.batch}, input 32x32, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, median of {args.repeats} rounds (+1 warm-up)")
-    for round_number in range(args.repeats + 1):  # round 0 warms up and is not kept
-        for variant in variants:
-            seconds = _timed(lambda: _train_step(variant, x, y))
-            if round_number:
-                variant.train_times.append(seconds)
-        for variant in variants:
-            seconds = _timed(lambda: _inference(variant, x))
-            if round_number:
-                variant.infer_times.append(seconds)
-
-    plain = variants[0]
-    plain_train, plain_infer = statistics.median(plain.train_times), statistics.median(plain.infer_times)
+    actions = {}
+    for variant in variants:  # one round: every variant's train step, then every variant's inference
+        actions[("train", variant.name)] = lambda v=variant: train_step(v.model, v.optimizer, x, y)
+    for variant in variants:
+        actions[("infer", variant.name)] = lambda v=variant: inference(v.model, x)
+    seconds = median_seconds(actions, args.repeats)
+    train = {variant.name: seconds[("train", variant.name)] for variant in variants}
+    infer = {variant.name: seconds[("infer", variant.name)] for variant in variants}
+    plain_train, plain_infer = train["plain"], infer["plain"]
     header = (f"{'variant':<13}{'params':>13}{'GFLOP/img':>11}{'train ms':>11}{'x plain':>9}"
               f"{'infer ms':>11}{'x plain':>9}{'param MB x3':>13}{'saved act MB':>14}")
     print(header)
     print("-" * len(header))
     for variant in variants:
-        train, infer = statistics.median(variant.train_times), statistics.median(variant.infer_times)
         params = count_parameters(variant.model)
         flops = count_flops(variant.model, (1, 3, 32, 32)) / 1e9
         activations = saved_activation_bytes(variant.model, x, y) / 2**20
-        print(f"{variant.name:<13}{params:>13,}{flops:>11.3f}{train * 1e3:>11.1f}{train / plain_train:>9.2f}"
-              f"{infer * 1e3:>11.1f}{infer / plain_infer:>9.2f}{3 * params * 4 / 2**20:>13.1f}{activations:>14.1f}")
+        print(f"{variant.name:<13}{params:>13,}{flops:>11.3f}{train[variant.name] * 1e3:>11.1f}"
+              f"{train[variant.name] / plain_train:>9.2f}{infer[variant.name] * 1e3:>11.1f}"
+              f"{infer[variant.name] / plain_infer:>9.2f}{3 * params * 4 / 2**20:>13.1f}{activations:>14.1f}")
     print("param MB x3: weights, gradients and SGD momentum (float32); saved act MB: the tensors autograd "
           "keeps for backward in one train step")
-    by_name = {variant.name: variant for variant in variants}
-    if "dynamic" in by_name and "seed_dynamic" in by_name:
-        seed = statistics.median(by_name["seed_dynamic"].train_times)
-        efficient = statistics.median(by_name["dynamic"].train_times)
-        print(f"\nseed_dynamic / dynamic train step: {seed / efficient:.1f}x")
+    if "dynamic" in train and "seed_dynamic" in train:
+        print(f"\nseed_dynamic / dynamic train step: {train['seed_dynamic'] / train['dynamic']:.1f}x")
     return 0
 
 
