@@ -164,6 +164,19 @@ def test_resolution_order_is_explicit_then_env_then_default(
     assert find_data_root(explicit) == (explicit, "imagefolder")
 
 
+def test_relative_env_path_is_also_tried_from_the_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "project"
+    write_imagefolder(project / "copies" / "cifar")
+    (project / "notebooks").mkdir()
+    monkeypatch.setattr(paths, "project_root", lambda: project)
+    monkeypatch.chdir(project / "notebooks")  # where a notebook's kernel runs
+    monkeypatch.setenv("VGGATTN_DATA", "copies/cifar")  # exported relative to the project root
+    assert find_data_root() == (project / "copies" / "cifar", "imagefolder")
+    monkeypatch.setenv("VGGATTN_DATA", "elsewhere")
+    with pytest.raises(DataError, match=r"\(\$VGGATTN_DATA, relative to the project root\): does not exist"):
+        find_data_root()
+
+
 def test_explicit_root_without_data_does_not_fall_back(tmp_path: Path) -> None:
     write_imagefolder(tmp_path / "default-data")
     (tmp_path / "empty").mkdir()

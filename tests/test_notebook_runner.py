@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 
-from vggattn.notebook_runner import NotebookRun, save_run, stored_output_problems, write_summary
+from vggattn.notebook_runner import NotebookRun, main, save_run, stored_output_problems, write_summary
 from vggattn.results import record_figures
 
 
@@ -32,3 +32,16 @@ def test_summary_keeps_notebooks_run_separately(tmp_path, monkeypatch):
     lines = summary.read_text().splitlines()
     assert lines[2] == "- `00_a`: ran in 3 s. accuracy=0.5."
     assert lines[3] == "- `01_b`: FAILED in 4 s. no figures recorded. Problems: cell 2: error KeyError."
+
+
+def test_inplace_run_that_fails_leaves_the_notebook_as_it_was(tmp_path, monkeypatch):
+    monkeypatch.setenv("VGGATTN_RESULTS", str(tmp_path / "results"))
+    path = tmp_path / "notebooks" / "05_broken.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]), path)
+    before = path.read_bytes()
+    assert main(["--inplace", str(path)]) == 1
+    assert path.read_bytes() == before  # the committed notebook is not replaced by a failed run
+    failed = nbformat.read(tmp_path / "results" / "notebooks" / "05_broken.ipynb", as_version=4)
+    assert failed.cells[0].outputs[0]["ename"] == "ZeroDivisionError"
+    assert "FAILED" in (tmp_path / "results" / "summary.md").read_text()

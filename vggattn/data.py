@@ -141,12 +141,17 @@ def _candidates(root: str | os.PathLike | None) -> list[tuple[Path, str]]:
     """(folder, where it came from) in the order they are tried, without repeats."""
     if root is not None:
         return [(Path(root).expanduser(), "root=")]
-    candidates: list[tuple[Path, str]] = []
+    tried: list[tuple[Path, str]] = []
     if os.environ.get("VGGATTN_DATA"):
-        candidates.append((Path(os.environ["VGGATTN_DATA"]).expanduser(), "$VGGATTN_DATA"))
-    default = paths.data_dir()
-    if all(default.resolve() != folder.resolve() for folder, _ in candidates):
-        candidates.append((default, "default data folder"))
+        from_env = Path(os.environ["VGGATTN_DATA"]).expanduser()
+        tried.append((from_env, "$VGGATTN_DATA"))
+        if not from_env.is_absolute():  # relative to the shell's folder, but a notebook runs in notebooks/
+            tried.append((paths.project_root() / from_env, "$VGGATTN_DATA, relative to the project root"))
+    tried.append((paths.data_dir(), "default data folder"))
+    candidates: list[tuple[Path, str]] = []
+    for folder, origin in tried:
+        if all(folder.resolve() != seen.resolve() for seen, _ in candidates):
+            candidates.append((folder, origin))
     return candidates
 
 

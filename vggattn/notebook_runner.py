@@ -5,7 +5,8 @@
 
 Each notebook runs top to bottom in a fresh kernel from the `notebooks/` folder. A notebook that fails is
 reported with the failing cell and the run goes on with the next one; the exit status is non-zero if any
-failed. Stored outputs are checked too: a warning on stderr counts as a problem.
+failed. Stored outputs are checked too: a warning on stderr counts as a problem. With `--inplace` only a
+notebook that ran cleanly replaces the original; a failed run is written to `results/notebooks/` instead.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def stored_output_problems(notebook) -> list[str]:
     return problems
 
 
-def run_notebook(path: Path, out_path: Path, timeout: int = 900) -> NotebookRun:
+def run_notebook(path: Path, out_path: Path, timeout: int = 900, failed_path: Path | None = None) -> NotebookRun:
+    """Execute `path` and write it to `out_path` (to `failed_path`, when given, if the run has problems)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -76,6 +78,8 @@ def run_notebook(path: Path, out_path: Path, timeout: int = 900) -> NotebookRun:
         problems.append(str(error).strip().splitlines()[-1][:300])
     seconds = time.perf_counter() - start
     problems += stored_output_problems(notebook)
+    if problems and failed_path is not None:
+        out_path = failed_path
     out_path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, out_path)
     return NotebookRun(name, seconds, ok=not problems, problems=problems, figures=read_figures(name))
@@ -118,10 +122,15 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = []
     for path in args.notebooks:
-        out_path = path if args.inplace else results_dir() / "notebooks" / path.name
+        copy_path = results_dir() / "notebooks" / path.name
         print(f"running {path.name} ...", flush=True)
-        run = run_notebook(path, out_path, timeout=args.timeout)
+        if args.inplace:  # never replace a committed notebook with a failed run
+            run = run_notebook(path, path, timeout=args.timeout, failed_path=copy_path)
+        else:
+            run = run_notebook(path, copy_path, timeout=args.timeout)
         print(run.summary_line(), flush=True)
+        if args.inplace and not run.ok:
+            print(f"  {path.name} left as it was; the failed run is in {display_path(copy_path)}", flush=True)
         save_run(run)
         runs.append(run)
     summary = results_dir() / "summary.md"
