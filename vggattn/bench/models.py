@@ -5,15 +5,19 @@
 
 Times are medians over `--repeats` interleaved rounds (`vggattn.bench.timing.median_seconds`):
 each round times every variant once, in turn, so a slow-down of the machine hits all variants
-alike. Memory is not the process's peak (one process cannot give a peak per variant): it is the bytes of the parameters (x3: weights, gradients, SGD
-momentum) and of the activations autograd saves for backward in one train step (tensors counted
-once per storage, parameters excluded).
+alike. Memory, two ways: the bytes of the parameters (x3: weights, gradients, SGD momentum) and of
+the activations autograd saves for backward in one train step (tensors counted once per storage,
+parameters excluded); and the peak resident memory of two train steps, measured in a fresh process
+per variant (its peak RSS minus the RSS before the model was built; Linux and macOS).
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -59,6 +63,41 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -
     return sum(storages.values())
 
 
+def _max_rss_bytes() -> int:
+    """This process's peak resident memory: VmHWM on Linux (ru_maxrss there survives exec, so a child would
+    start at its parent's peak), else ru_maxrss (bytes on macOS)."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # "VmHWM:  123456 kB"
+    import resource  # not on Windows
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def measure_peak_train_memory(name: str, width: float, batch: int) -> int:
+    """In this process: bytes by which two train steps of variant `name` raise the peak RSS."""
+    torch.manual_seed(0)
+    x = torch.randn(batch, 3, 32, 32)
+    y = torch.randint(0, 10, (batch,))
+    before = _max_rss_bytes()
+    model = build_vgg(16, True, width, head="cifar", **VARIANTS[name])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    for _ in range(2):  # the second step also holds the momentum buffers
+        train_step(model, optimizer, x, y)
+    return _max_rss_bytes() - before
+
+
+def peak_train_memory(name: str, width: float, batch: int, threads: int) -> int | None:
+    """`measure_peak_train_memory` in a fresh Python process (a process's peak only grows); None if unavailable."""
+    code = (f"import torch; torch.set_num_threads({threads}); from vggattn.bench.models import "
+            f"measure_peak_train_memory as m; print(m({name!r}, {width!r}, {batch!r}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return int(result.stdout.split()[-1]) if result.returncode == 0 and result.stdout.split() else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vggattn.bench models", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,12 +106,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (after one warm-up round)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--no-peak", action="store_true", help="skip the per-variant peak-memory processes")
     args = parser.parse_args(argv)
     if "plain" not in args.variants:
         parser.error("--variants must include plain: every ratio is relative to it")
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
+    peaks = {name: None if args.no_peak else peak_train_memory(name, args.width, args.batch, torch.get_num_threads())
+             for name in args.variants}  # first: each in a fresh process
     torch.manual_seed(0)
     x = torch.randn(args.batch, 3, 32, 32)
     y = torch.randint(0, 10, (args.batch,))
@@ -94,18 +136,21 @@ def main(argv: list[str] | None = None) -> int:
     infer = {variant.name: seconds[("infer", variant.name)] for variant in variants}
     plain_train, plain_infer = train["plain"], infer["plain"]
     header = (f"{'variant':<13}{'params':>13}{'GFLOP/img':>11}{'train ms':>11}{'x plain':>9}"
-              f"{'infer ms':>11}{'x plain':>9}{'param MB x3':>13}{'saved act MB':>14}")
+              f"{'infer ms':>11}{'x plain':>9}{'param MB x3':>13}{'saved act MB':>14}{'peak MB':>9}{'x plain':>9}")
     print(header)
     print("-" * len(header))
     for variant in variants:
         params = count_parameters(variant.model)
         flops = count_flops(variant.model, (1, 3, 32, 32)) / 1e9
         activations = saved_activation_bytes(variant.model, x, y) / 2**20
+        peak, plain_peak = peaks[variant.name], peaks["plain"]
+        peak_text = (f"{peak / 2**20:>9.0f}{peak / plain_peak:>9.2f}" if peak is not None and plain_peak
+                     else f"{'n/a':>9}{'':>9}")
         print(f"{variant.name:<13}{params:>13,}{flops:>11.3f}{train[variant.name] * 1e3:>11.1f}"
               f"{train[variant.name] / plain_train:>9.2f}{infer[variant.name] * 1e3:>11.1f}"
-              f"{infer[variant.name] / plain_infer:>9.2f}{3 * params * 4 / 2**20:>13.1f}{activations:>14.1f}")
+              f"{infer[variant.name] / plain_infer:>9.2f}{3 * params * 4 / 2**20:>13.1f}{activations:>14.1f}{peak_text}")
     print("param MB x3: weights, gradients and SGD momentum (float32); saved act MB: the tensors autograd "
-          "keeps for backward in one train step")
+          "keeps for backward in one train step; peak MB: the rise of a fresh process's peak RSS over two train steps")
     if "dynamic" in train and "seed_dynamic" in train:
         print(f"\nseed_dynamic / dynamic train step: {train['seed_dynamic'] / train['dynamic']:.1f}x")
     return 0
