@@ -188,3 +188,19 @@ def test_a_stale_cached_baseline_is_retrained(tiny_cifar, tiny_protocol, monkeyp
     _, info = pretrained_baseline(data, progress=True, device="cpu")
     assert not info.loaded and info.recipe_hash == recipe_hash()
     assert "is stale (it was trained with another recipe)" in capsys.readouterr().out
+
+
+def test_the_protocol_can_start_from_imagenet_weights(tiny_cifar, monkeypatch, seed_and_one_thread):
+    """Online, `build_vgg(..., weights="IMAGENET1K_V1")` is the starting point; here torchvision's random VGG11-BN
+    stands in for the download."""
+    import torchvision
+
+    reference = torchvision.models.vgg11_bn()
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda url, **kwargs: reference.state_dict())
+    start = build_vgg(11, True, head="cifar", weights="IMAGENET1K_V1")  # backbone from ImageNet, a new CIFAR head
+    assert torch.equal(start.features[0].weight, reference.features[0].weight)
+    inserted, report = insert_attention(start, "se")
+    assert report.initialised and all(".se" in key for key in report.initialised)
+    result = compare_finetune(start, "se", train_data=tiny_cifar.subset_per_class(4), test_data=tiny_cifar.subset_per_class(2),
+                              seeds=(0,), epochs=1, recipe={"batch_size": 20}, progress=False, device="cpu")  # fmt: skip
+    assert [run.arm for run in result.runs] == ["attention", "plain"]

@@ -367,6 +367,9 @@ def compare_finetune(
     Both arms get the same data, seeds and recipe: `FINETUNE_RECIPE`, updated with `recipe` and then
     `epochs` and `lr` when given. A model with `DynamicConv2d` anneals its temperature over the epochs
     (`temperature_annealing`). `attention_kwargs` go to `build_vgg` (e.g. `reduction=8`, `blocks=(4, 5)`).
+
+    `baseline_model` is any plain `build_vgg` model: the cached CIFAR-10 baseline, or, online, torchvision's
+    ImageNet weights under a new CIFAR head: `build_vgg(16, True, head="cifar", weights="IMAGENET1K_V1")`.
     """
     settings = {**FINETUNE_RECIPE, **(recipe or {})}
     settings.update({key: value for key, value in (("epochs", epochs), ("lr", lr)) if value is not None})
