@@ -504,3 +504,14 @@ def test_epochs_to_reach_reads_the_evaluated_epochs():
         history.epochs_to_reach(52)
     with pytest.raises(ValueError, match="empty"):
         History().epochs_to_reach(0.5)
+
+
+def test_predict_gives_each_module_back_its_own_mode(tiny_cifar, seed_and_one_thread):
+    from vggattn.train import predict
+
+    model = build_vgg(11, True, 0.125, head="cifar").train()
+    frozen_norm = model.features[1]
+    frozen_norm.eval()  # as fit keeps a frozen BatchNorm
+    logits = predict(model, tiny_cifar.subset_per_class(2), device="cpu")
+    assert logits.shape == (20, 10) and not logits.requires_grad
+    assert model.training and model.features[0].training and not frozen_norm.training

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +20,7 @@ from vggattn.attention import ATTENTION_MODULES, hidden_width
 from vggattn.checks import check_choice, check_int
 from vggattn.data import CifarTensors, batches
 from vggattn.models import VGG, attention_modules
+from vggattn.train import evaluating
 
 GROUPINGS = (None, "block", "type", "module")
 
@@ -97,19 +97,6 @@ def _example_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor
     return torch.zeros(tuple(input_shape), device=device)
 
 
-@contextmanager
-def _evaluating(model: nn.Module) -> Iterator[None]:
-    """Run `model` in eval mode without autograd, then give each module back its train/eval mode."""
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for module, training in modes.items():
-            module.training = training
-
-
 def trace_shapes(model: nn.Module, input_shape: Sequence[int]) -> ShapeTable:
     """Run a zero input of `input_shape` through `model` (eval, no grad) and list each module's output shape."""
     table = ShapeTable()
@@ -126,7 +113,7 @@ def trace_shapes(model: nn.Module, input_shape: Sequence[int]) -> ShapeTable:
         for name, module, whole in _rows_modules(model)
     ]
     try:
-        with _evaluating(model):
+        with evaluating(model):
             model(_example_input(model, input_shape))
     finally:
         for handle in handles:
@@ -167,7 +154,7 @@ def collect_gates(model: nn.Module, inputs: torch.Tensor | CifarTensors, *, batc
     parameter = next(model.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     collected: dict[str, list[torch.Tensor]] = {name: [] for name, _, _ in holders}
-    with _evaluating(model):
+    with evaluating(model):
         for images in parts:
             model(images.to(device))
             for name, module, attribute in holders:
@@ -226,7 +213,7 @@ def count_flops(
     as `count_parameters(by="module")`, layers with 0 FLOPs left out.
     """
     x = _example_input(model, input_shape)
-    with _evaluating(model), FlopCounterMode(display=False) as counter:
+    with evaluating(model), FlopCounterMode(display=False) as counter:
         model(x)
     if not by_module:
         return counter.get_total_flops()

@@ -21,6 +21,7 @@ import os
 import random
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -626,6 +627,20 @@ def _progress_bar(iterable: Iterable, *, enabled: bool, **kwargs: Any) -> Any:
     return tqdm(iterable, **kwargs)
 
 
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Run `model` in eval mode without autograd, then give each module back its own train/eval mode
+    (a frozen BatchNorm that `fit` keeps in eval mode stays there)."""
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for module, training in modes.items():
+            module.training = training
+
+
 def predict(
     model: nn.Module,
     data: CifarTensors,
@@ -641,16 +656,13 @@ def predict(
     """
     device = pick_device(device)
     _check_data("data", data)
-    was_training = model.training
-    model.eval()
     outputs = []
-    with torch.inference_mode():
+    with evaluating(model):
         for images, _ in batches(data, batch_size, train=False, drop_last=False, device=device):
             logits = model(images)  # (B, 3, 32, 32) -> (B, K)
             if tta_flip:
                 logits = (logits + model(images.flip(-1))) / 2
             outputs.append(logits.float().cpu())
-    model.train(was_training)
     return torch.cat(outputs)
 
 
