@@ -1,4 +1,4 @@
-"""`python -m vggattn.bench {data,models,engine} [options]`."""
+"""`python -m vggattn.bench {allocator,data,engine,models} [options]`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import importlib
 import sys
 
 BENCHMARKS = {
+    "allocator": "train steps with glibc's default malloc vs retain_freed_memory() (fresh processes)",
     "data": "tensor pipeline vs per-sample torchvision DataLoader (images/s, ratio)",
     "models": "train-step and inference time of every attention variant relative to plain VGG16",
     "engine": "the training engine vs a bare hand-written loop on the same tensors",

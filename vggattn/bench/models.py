@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vggattn.allocator import retain_freed_memory
 from vggattn.bench.timing import inference, median_seconds, train_step
 from vggattn.inspection import count_flops, count_parameters
 from vggattn.models import build_vgg
@@ -78,7 +79,8 @@ def _max_rss_bytes() -> int:
 
 
 def measure_peak_train_memory(name: str, width: float, batch: int) -> int:
-    """In this process: bytes by which two train steps of variant `name` raise the peak RSS."""
+    """In this process: bytes by which two train steps of variant `name` raise the peak RSS (malloc set as in `fit`)."""
+    retain_freed_memory()
     torch.manual_seed(0)
     x = torch.randn(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
