@@ -1,4 +1,4 @@
-"""`python -m vggattn.bench {allocator,data,engine,models} [options]`."""
+"""`python -m vggattn.bench {allocator,data,dynamic,engine,models} [options]`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import sys
 BENCHMARKS = {
     "allocator": "train steps with glibc's default malloc vs retain_freed_memory() (fresh processes)",
     "data": "tensor pipeline vs per-sample torchvision DataLoader (images/s, ratio)",
-    "models": "train-step and inference time of every attention variant relative to plain VGG16",
+    "dynamic": "DynamicConv2d's two exact paths vs a plain conv at each VGG16 dynamic position",
     "engine": "the training engine vs a bare hand-written loop on the same tensors",
+    "models": "train-step and inference time of every attention variant relative to plain VGG16",
 }
 
 

@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=float, default=0.25, help="VGG16-BN width (default %(default)s)")
     parser.add_argument("--batch", type=int, default=256, help="default %(default)s (the baseline recipe's)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per process (default %(default)s)")
-    parser.add_argument("--repeats", type=int, default=3, help="processes per setting, alternating (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="processes per setting, alternating (default %(default)s)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="default %(default)s")
     args = parser.parse_args(argv)
     for name in ("batch", "steps", "repeats", "threads"):
