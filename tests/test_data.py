@@ -143,7 +143,7 @@ def test_imagefolder_layout_loads_pixels_labels_and_classes(tmp_path: Path) -> N
 
 
 def test_unknown_split_is_refused(imagefolder_root: Path) -> None:
-    with pytest.raises(ValueError, match="split must be 'train' or 'test', got 'val'"):
+    with pytest.raises(ValueError, match=r"split must be one of \('train', 'test'\), got 'val'"):
         load_cifar10("val", imagefolder_root)
 
 
@@ -283,8 +283,10 @@ def test_subset_per_class_is_deterministic_and_seeded(tiny_cifar: CifarTensors) 
     assert first.labels.tolist() == sorted(first.labels.tolist())  # original order kept
     with pytest.raises(ValueError, match="cannot take 21 images per class: airplane has 20"):
         tiny_cifar.subset_per_class(21)
-    with pytest.raises(ValueError, match="must be a positive int, got 0"):
+    with pytest.raises(ValueError, match=r"n \(images per class\) must be >= 1, got 0"):
         tiny_cifar.subset_per_class(0)
+    with pytest.raises(TypeError, match=r"n \(images per class\) must be an int, got float 2.5"):
+        tiny_cifar.subset_per_class(2.5)  # type: ignore[arg-type]
 
 
 def test_load_with_subset_equals_subset_of_full_split(imagefolder_root: Path) -> None:
@@ -449,10 +451,14 @@ def test_evaluation_batches_follow_data_order_without_augmentation(tiny_cifar: C
 
 def test_bad_batch_sizes_and_empty_data_are_refused(tiny_cifar: CifarTensors) -> None:
     for size in (0, -1):
-        with pytest.raises(ValueError, match=f"batch_size must be a positive int, got {size}"):
+        with pytest.raises(ValueError, match=f"batch_size must be >= 1, got {size}"):
             batches(tiny_cifar, size, train=True)
-    with pytest.raises(ValueError, match="batch_size must be a positive int, got 1.5"):
+    with pytest.raises(TypeError, match="batch_size must be an int, got float 1.5"):
         batches(tiny_cifar, 1.5, train=False)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
+        batches(tiny_cifar, 8, train=True, seed=-1)
+    with pytest.raises(TypeError, match="epoch must be an int, got str '1'"):
+        batches(tiny_cifar, 8, train=True, epoch="1")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="batch_size 256 is larger than the 200 images, and drop_last=True"):
         batches(tiny_cifar, 256, train=True)
     assert len(batches(tiny_cifar, 256, train=False)) == 1

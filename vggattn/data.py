@@ -36,6 +36,7 @@ from PIL import Image
 from torchvision.datasets import cifar as torchvision_cifar
 
 from vggattn import paths
+from vggattn.checks import check_choice, check_int
 
 CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -102,8 +103,7 @@ class CifarTensors:
 
         The chosen images keep their original order. Same (data, n, seed) -> same subset.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"n (images per class) must be a positive int, got {n!r}.")
+        check_int("n (images per class)", n)
         available = self.counts()
         too_few = {name: count for name, count in available.items() if count < n}
         if too_few:
@@ -207,8 +207,7 @@ def load_cifar10(split: str = "train", root: str | os.PathLike | None = None, *,
     (or ``paths.data_dir()``). ``subset_per_class=n`` keeps ``n`` images per class
     (``CifarTensors.subset_per_class(n, seed=0)``).
     """
-    if split not in SPLITS:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}.")
+    check_choice("split", split, SPLITS)
     data_root, layout = _locate(root, download)
     files = _canonical_files(data_root, split) if layout == "canonical" else _imagefolder_files(data_root, split)
     fingerprint = _fingerprint(data_root, files)
@@ -521,11 +520,9 @@ def batches(data: CifarTensors, batch_size: int, *, train: bool, seed: int = 0, 
     """
     if not isinstance(data, CifarTensors):
         raise TypeError(f"data must be a CifarTensors (from load_cifar10), got {type(data).__name__}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-    for name, value in (("seed", seed), ("epoch", epoch)):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
+    check_int("batch_size", batch_size)
+    check_int("seed", seed, minimum=0)
+    check_int("epoch", epoch, minimum=0)
     if len(data) == 0:
         raise ValueError(f"data from {data.source} holds no images; load a non-empty split.")
     drop_last = train if drop_last is None else drop_last
