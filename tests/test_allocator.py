@@ -51,5 +51,6 @@ def test_train_steps_reuse_freed_memory_instead_of_faulting_it_in_again() -> Non
     default, retained = faults_per_train_step("default"), faults_per_train_step("retain")
     assert retained["applied"] is True
     pages_per_activation = 64 * 16 * 32 * 32 * 4 // 4096  # 1,024 pages of 4 KiB
-    assert default["faults"] >= pages_per_activation  # glibc's default: large blocks mapped afresh every step
-    assert retained["faults"] < pages_per_activation // 4  # kept in the heap and reused: (almost) no faults
+    # glibc's default maps large blocks afresh (how many varies with its adaptive threshold: 1,000-8,800 seen)
+    assert default["faults"] >= pages_per_activation // 4
+    assert retained["faults"] < pages_per_activation // 16  # kept in the heap and reused: 0 seen

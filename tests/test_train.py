@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import pickle
+from pathlib import Path
 from fractions import Fraction
 
 import pytest
@@ -22,6 +23,7 @@ from vggattn.train import (
     History,
     TrainConfig,
     TrainingDiverged,
+    autocast_dtype,
     build_optimizer,
     capture_rng_states,
     evaluate,
@@ -30,6 +32,7 @@ from vggattn.train import (
     load_checkpoint,
     model_from_checkpoint,
     model_parts,
+    native_bf16,
     param_groups_by,
     pick_device,
     predict,
@@ -515,3 +518,34 @@ def test_predict_gives_each_module_back_its_own_mode(tiny_cifar, seed_and_one_th
     logits = predict(model, tiny_cifar.subset_per_class(2), device="cpu")
     assert logits.shape == (20, 10) and not logits.requires_grad
     assert model.training and model.features[0].training and not frozen_norm.training
+
+
+# mixed_precision="auto": bf16 only where the hardware computes it natively
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "expected"),
+    [("flags\t: fpu avx2 avx512f avx512_bf16", True), ("flags\t: fpu amx_bf16 amx_tile", True),
+     ("flags\t: fpu avx2 fma", False), (OSError("no /proc here"), False)],
+)  # fmt: skip
+def test_native_bf16_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch, cpuinfo, expected: bool) -> None:
+    def read_text(self: Path, *args: object, **kwargs: object) -> str:
+        if isinstance(cpuinfo, Exception):
+            raise cpuinfo
+        return cpuinfo
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    assert native_bf16(torch.device("cpu")) is expected
+
+
+def test_auto_mixed_precision_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu = torch.device("cpu")
+    monkeypatch.setattr("vggattn.train.native_bf16", lambda device: True)
+    assert autocast_dtype(cpu, "auto") == torch.bfloat16
+    monkeypatch.setattr("vggattn.train.native_bf16", lambda device: False)
+    assert autocast_dtype(cpu, "auto") is None  # float32: emulated bf16 would be slower
+    assert autocast_dtype(cpu, True) == torch.bfloat16 and autocast_dtype(cpu, False) is None
+    with pytest.raises(ValueError, match=r"mixed_precision must be one of \(False, True, 'auto'\), got 'yes'"):
+        autocast_dtype(cpu, "yes")
+    with pytest.raises(ValueError, match="mixed_precision must be one of"):
+        TrainConfig(epochs=1, lr=0.1, mixed_precision="bf16")

@@ -48,7 +48,8 @@ RECIPE_OPTIONS = {  # fit's arguments that the command line sets: (type, help)
     "weight_decay": (float, "weight decay (not applied to biases and BN)"),
     "grad_clip": (float, "clip the gradients' L2 norm to this value"),
     "tta_flip": (bool, "evaluate on each test image and its mirror"),
-    "mixed_precision": (bool, "bf16 autocast on CPU and recent GPUs, fp16 on older GPUs"),
+    "mixed_precision": (bool, "bf16 autocast on CPU and recent GPUs, fp16 on older GPUs; auto = bf16 only where "
+                              "the hardware computes it natively"),
 }
 RECIPE_CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 

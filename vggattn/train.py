@@ -525,7 +525,7 @@ class TrainConfig:
     warmup: float = 0.25
     label_smoothing: float = 0.0
     grad_clip: float | None = None
-    mixed_precision: bool = False
+    mixed_precision: bool | str = False
     tta_flip: bool = False
     channels_last: bool = False
     seed: int = 0
@@ -538,6 +538,7 @@ class TrainConfig:
         check_positive("lr", self.lr)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}; airbench uses 0.2")
         if not 0.0 < self.warmup < 1.0:
@@ -604,8 +605,33 @@ def build_scheduler(
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
-def _autocast_dtype(device: torch.device, mixed_precision: bool) -> torch.dtype | None:
-    """bf16 on CPU and on GPUs that support it, else fp16 on CUDA (with a GradScaler); None when off."""
+MIXED_PRECISION = (False, True, "auto")
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of x86 CPUs that compute bf16 natively
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bf16 natively: a CUDA GPU that supports it, or a CPU whose flags (Linux's
+    /proc/cpuinfo) list AVX512-BF16 or AMX-BF16. Elsewhere False: there bf16 would be emulated, slower than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type != "cpu":
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:  # not Linux
+        return False
+    return any(flag in flags for flag in CPU_BF16_FLAGS)
+
+
+def autocast_dtype(device: torch.device, mixed_precision: bool | str) -> torch.dtype | None:
+    """The autocast dtype `fit` trains with; None means float32.
+
+    True: bf16 on CPU and on GPUs that support it, else fp16 on CUDA (with a GradScaler). "auto": bf16 where
+    `native_bf16(device)`, else None. False: None.
+    """
+    check_choice("mixed_precision", mixed_precision, MIXED_PRECISION)
+    if mixed_precision == "auto":
+        return torch.bfloat16 if native_bf16(device) else None
     if not mixed_precision:
         return None
     if device.type == "cuda":
@@ -646,20 +672,25 @@ def predict(
     model: nn.Module,
     data: CifarTensors,
     *,
-    batch_size: int = 512,
+    batch_size: int = 256,
     device: str | torch.device = "auto",
     tta_flip: bool = False,
 ) -> torch.Tensor:
     """Logits `(N, K)` on the CPU, in the data's order (for confusion matrices).
 
     With `tta_flip` the logits are the mean over the image and its horizontal mirror:
-    `logits = (model(x) + model(flip(x))) / 2`.
+    `logits = (model(x) + model(flip(x))) / 2`. Batches go in NHWC memory format (channels_last), and
+    the default batch of 256 keeps a narrow VGG's activations under the 32 MiB that `retain_freed_memory`
+    reuses: 2.5x faster than NCHW batches of 512 on the 2-core CPU (10,000 test images with flip TTA).
     """
     device = pick_device(device)
     _check_data("data", data)
+    if device.type == "cpu":
+        retain_freed_memory()
     outputs = []
     with evaluating(model):
         for images, _ in batches(data, batch_size, train=False, drop_last=False, device=device):
+            images = images.contiguous(memory_format=torch.channels_last)  # NHWC: faster convolutions on CPUs
             logits = model(images)  # (B, 3, 32, 32) -> (B, K)
             if tta_flip:
                 logits = (logits + model(images.flip(-1))) / 2
@@ -671,7 +702,7 @@ def evaluate(
     model: nn.Module,
     data: CifarTensors,
     *,
-    batch_size: int = 512,
+    batch_size: int = 256,
     device: str | torch.device = "auto",
     tta_flip: bool = False,
 ) -> tuple[float, float]:
@@ -712,7 +743,7 @@ def fit(
     grad_clip: float | None = None,
     param_groups: Mapping[str, float] | None = None,
     stages: Sequence[tuple[int, str | Sequence[str]]] | None = None,
-    mixed_precision: bool = False,
+    mixed_precision: bool | str = False,
     channels_last: bool = False,
     tta_flip: bool = False,
     eval_every: int = 1,
@@ -733,9 +764,10 @@ def fit(
     weight decay on weights only; `label_smoothing`; `grad_clip` (max L2 norm of all gradients);
     `param_groups` (a learning rate per part, see `param_groups_by`); `stages` (progressive unfreezing,
     e.g. `[(1, ["head", "attention"]), (2, "all")]`: the parts trained in each stage, the rest frozen
-    with their BatchNorm statistics fixed); `mixed_precision` (bf16 autocast on CPU and recent GPUs,
-    fp16 with a GradScaler on older ones); `channels_last` (NHWC memory format: faster convolutions on most
-    CPUs); `tta_flip` (evaluate on image and mirror); `eval_every` (evaluate every n-th epoch and the last;
+    with their BatchNorm statistics fixed); `mixed_precision` (True: bf16 autocast on CPU and recent GPUs,
+    fp16 with a GradScaler on older ones; "auto": bf16 only where the hardware has it, see `native_bf16`);
+    `channels_last` (NHWC memory format: faster convolutions on most CPUs); `tta_flip` (evaluate on image
+    and mirror); `eval_every` (evaluate every n-th epoch and the last;
     the other records have test_loss and test_acc None). On a CPU under Linux, `fit` first calls
     `vggattn.allocator.retain_freed_memory()` (the process then keeps freed memory for reuse).
 
@@ -766,7 +798,7 @@ def fit(
     device = pick_device(device)
     if device.type == "cpu":
         retain_freed_memory()  # no page faults on every step (1.4x on a 2-core CPU); see vggattn.allocator
-    autocast_dtype = _autocast_dtype(device, mixed_precision)
+    autocast = autocast_dtype(device, mixed_precision)
     seed_everything(seed)
     model.to(device)
     if channels_last:  # NHWC conv weights: conv outputs follow their layout
@@ -776,7 +808,7 @@ def fit(
     optimizer_ = build_optimizer(model, config)
     steps_per_epoch = len(batches(train_data, batch_size, train=True, seed=seed, epoch=1, device=device))
     scheduler = build_scheduler(optimizer_, config, steps_per_epoch)
-    scaler = torch.amp.GradScaler(device.type) if autocast_dtype == torch.float16 else None
+    scaler = torch.amp.GradScaler(device.type) if autocast == torch.float16 else None
     run = {"train_config": config.as_dict(), "train_images": len(train_data)}
 
     history, start_epoch = History(), 1
@@ -799,7 +831,7 @@ def fit(
             on_epoch_start(epoch)
         started = time.perf_counter()
         train_loss, train_acc, images, last_lr = _train_epoch(
-            model, train_data, config, epoch, optimizer_, scheduler, scaler, autocast_dtype, device, progress
+            model, train_data, config, epoch, optimizer_, scheduler, scaler, autocast, device, progress
         )
         train_seconds = time.perf_counter() - started
         test_loss = test_acc = None
@@ -860,7 +892,7 @@ def _train_epoch(
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler | None,
-    autocast_dtype: torch.dtype | None,
+    autocast: torch.dtype | None,
     device: torch.device,
     progress: bool,
 ) -> tuple[float, float, int, float]:
@@ -876,7 +908,7 @@ def _train_epoch(
     loss_sum, correct, images = 0.0, torch.zeros((), dtype=torch.int64, device=device), 0
     started = time.perf_counter()
     for step, (x, y) in enumerate(bar, start=1):
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+        with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
             logits = model(x)  # (B, 3, 32, 32) -> (B, K)
             loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
         loss_value = loss.item()
