@@ -14,9 +14,10 @@ from vggattn.allocator import retain_freed_memory
 GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 # In a fresh process: train steps of a small conv net whose activations are 4 MiB tensors (batch 64, 16 x 32 x 32);
-# print the minor page faults per step after six warm-up steps (the heap reaches its steady size).
+# print the minor page faults of seven steps after four warm-up steps: their median (the heap may still grow once
+# in a while, faulting in a few MiB in one step) and their total.
 FAULTS_PER_TRAIN_STEP = """
-import json, resource, sys, torch
+import json, resource, statistics, sys, torch
 from vggattn.allocator import retain_freed_memory
 from vggattn.bench.timing import train_step
 applied = retain_freed_memory() if sys.argv[1] == "retain" else False
@@ -26,12 +27,14 @@ model = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.Batch
                             torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(16, 10))
 optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
 x, y = torch.randn(64, 3, 32, 32), torch.randint(0, 10, (64,))
-for _ in range(6):
+for _ in range(4):
     train_step(model, optimizer, x, y)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(3):
+faults = []
+for _ in range(7):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     train_step(model, optimizer, x, y)
-print(json.dumps({"applied": applied, "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3}))
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(json.dumps({"applied": applied, "median": statistics.median(faults), "total": sum(faults), "all": faults}))
 """
 
 
@@ -51,6 +54,6 @@ def test_train_steps_reuse_freed_memory_instead_of_faulting_it_in_again() -> Non
     default, retained = faults_per_train_step("default"), faults_per_train_step("retain")
     assert retained["applied"] is True
     pages_per_activation = 64 * 16 * 32 * 32 * 4 // 4096  # 1,024 pages of 4 KiB
-    # glibc's default maps large blocks afresh (how many varies with its adaptive threshold: 1,000-8,800 seen)
-    assert default["faults"] >= pages_per_activation // 4
-    assert retained["faults"] < pages_per_activation // 16  # kept in the heap and reused: 0 seen
+    # glibc's default maps large blocks afresh; how often varies with its adaptive threshold (8,000-49,000 seen)
+    assert default["total"] >= pages_per_activation, default
+    assert retained["median"] < pages_per_activation // 16, retained  # kept in the heap and reused: 0 seen
