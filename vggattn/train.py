@@ -904,7 +904,7 @@ def _train_epoch(
         raise ValueError(f"nothing to train in epoch {epoch}: every parameter is frozen; unfreeze(model, parts) first")
     loader = batches(train_data, config.batch_size, train=True, seed=config.seed, epoch=epoch, device=device)
     bar = _progress_bar(loader, enabled=progress, total=len(loader), desc=f"epoch {epoch}/{config.epochs}",
-                        leave=False, unit="batch")  # fmt: skip
+                        leave=False, unit="batch", mininterval=0.5)  # fmt: skip (updates at most twice a second)
     loss_sum, correct, images = 0.0, torch.zeros((), dtype=torch.int64, device=device), 0
     started = time.perf_counter()
     for step, (x, y) in enumerate(bar, start=1):
