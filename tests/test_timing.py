@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from vggattn.bench.timing import inference, median_seconds, train_step
+from vggattn.bench.timing import in_fresh_process, inference, median_seconds, train_step
 
 
 def test_median_seconds_interleaves_rounds_and_drops_the_warmup() -> None:
@@ -34,3 +34,10 @@ def test_train_step_updates_the_weights_and_inference_does_not(seed_and_one_thre
     assert torch.equal(model[1].weight, before) and not model.training
     train_step(model, optimizer, x, y)
     assert not torch.equal(model[1].weight, before) and model.training
+
+
+def test_in_fresh_process_returns_the_result_or_the_child_error() -> None:
+    assert in_fresh_process("math:hypot", 3, 4) == 5.0
+    assert in_fresh_process("os:getpid") != __import__("os").getpid()  # another process
+    with pytest.raises(RuntimeError, match=r"(?s)math:sqrt\(-1,\) failed in a fresh process:.*math domain error"):
+        in_fresh_process("math:sqrt", -1)

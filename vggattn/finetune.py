@@ -148,7 +148,8 @@ def pretrained_baseline(
     info = BaselineInfo(
         test_acc=history.final.test_acc,
         train_seconds=sum(record.seconds + record.eval_seconds for record in history),
-        precision=str(autocast_dtype(device, BASELINE_RECIPE["mixed_precision"]) or torch.float32)[len("torch."):],
+        precision=str(autocast_dtype(device, BASELINE_RECIPE["mixed_precision"]) or torch.float32)
+        .removeprefix("torch."),
         loaded=False,
         train_images=len(train_data),
         recipe_hash=recipe_hash(),

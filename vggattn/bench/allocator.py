@@ -9,14 +9,16 @@ page faults per step (Linux `ru_minflt`); then the ratio of the best run of each
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
+import statistics
 import sys
+import time
 
 import torch
 
 from vggattn.allocator import retain_freed_memory
+from vggattn.bench.timing import in_fresh_process, train_step
 from vggattn.checks import check_int
+from vggattn.models import build_vgg
 
 SETTINGS = ("default", "retained")
 
@@ -24,11 +26,6 @@ SETTINGS = ("default", "retained")
 def measure(retain: bool, width: float, batch: int, steps: int, threads: int) -> dict[str, float]:
     """In this process: median seconds per train step and minor page faults per step of VGG16-BN (CIFAR head)."""
     import resource  # Unix only; the benchmark is about glibc
-    import statistics
-    import time
-
-    from vggattn.bench.timing import train_step
-    from vggattn.models import build_vgg
 
     applied = retain_freed_memory() if retain else False
     torch.set_num_threads(threads)
@@ -39,6 +36,7 @@ def measure(retain: bool, width: float, batch: int, steps: int, threads: int) ->
     y = torch.randint(0, 10, (batch,))
     for _ in range(3):
         train_step(model, optimizer, x, y)
+    # timed here, not with median_seconds: that would call retain_freed_memory() in the "default" process too
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     seconds = []
     for _ in range(steps):
@@ -47,15 +45,6 @@ def measure(retain: bool, width: float, batch: int, steps: int, threads: int) ->
         seconds.append(time.perf_counter() - start)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     return {"seconds": statistics.median(seconds), "faults": faults / steps, "applied": applied}
-
-
-def run_in_fresh_process(retain: bool, width: float, batch: int, steps: int, threads: int) -> dict[str, float]:
-    code = (f"import json; from vggattn.bench.allocator import measure; "
-            f"print(json.dumps(measure({retain!r}, {width!r}, {batch!r}, {steps!r}, {threads!r})))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"benchmark process failed:\n{result.stderr}")
-    return json.loads(result.stdout.splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     best: dict[str, float] = {}
     for run in range(1, args.repeats + 1):
         for setting in SETTINGS:
-            result = run_in_fresh_process(setting == "retained", args.width, args.batch, args.steps, args.threads)
+            result = in_fresh_process("vggattn.bench.allocator:measure", setting == "retained", args.width,
+                                      args.batch, args.steps, args.threads)
             if setting == "retained" and not result["applied"]:
                 print("retain_freed_memory() had no effect here (not glibc?): nothing to compare")
                 return 0

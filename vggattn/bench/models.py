@@ -14,7 +14,6 @@ per variant (its peak RSS minus the RSS before the model was built; Linux and ma
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vggattn.allocator import retain_freed_memory
-from vggattn.bench.timing import inference, median_seconds, train_step
+from vggattn.bench.timing import in_fresh_process, inference, median_seconds, train_step
 from vggattn.inspection import count_flops, count_parameters
 from vggattn.models import build_vgg
 
@@ -78,9 +77,10 @@ def _max_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def measure_peak_train_memory(name: str, width: float, batch: int) -> int:
+def measure_peak_train_memory(name: str, width: float, batch: int, threads: int) -> int:
     """In this process: bytes by which two train steps of variant `name` raise the peak RSS (malloc set as in `fit`)."""
     retain_freed_memory()
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     x = torch.randn(batch, 3, 32, 32)
     y = torch.randint(0, 10, (batch,))
@@ -94,10 +94,10 @@ def measure_peak_train_memory(name: str, width: float, batch: int) -> int:
 
 def peak_train_memory(name: str, width: float, batch: int, threads: int) -> int | None:
     """`measure_peak_train_memory` in a fresh Python process (a process's peak only grows); None if unavailable."""
-    code = (f"import torch; torch.set_num_threads({threads}); from vggattn.bench.models import "
-            f"measure_peak_train_memory as m; print(m({name!r}, {width!r}, {batch!r}))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    return int(result.stdout.split()[-1]) if result.returncode == 0 and result.stdout.split() else None
+    try:
+        return in_fresh_process("vggattn.bench.models:measure_peak_train_memory", name, width, batch, threads)
+    except RuntimeError:  # e.g. no peak-RSS reading on this platform
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

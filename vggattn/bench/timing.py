@@ -4,14 +4,19 @@ Each round runs every action once, in turn, so a slow-down of the machine (anoth
 frequency change) hits all of them alike; the first `warmup` rounds are not kept and each action's
 time is the median of the kept rounds. Compare the ratios of times taken in one call, not times
 taken in different calls. `median_seconds` first calls `retain_freed_memory()`, as `fit` does, so
-timed steps run as they do in training (no page faults on every step).
+timed steps run as they do in training (no page faults on every step). `in_fresh_process` runs a
+measurement that a process can make only once (its peak memory, a process-wide malloc setting).
 """
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -56,3 +61,18 @@ def inference(model: nn.Module, x: torch.Tensor) -> None:
     model.eval()
     with torch.inference_mode():
         model(x)
+
+
+def in_fresh_process(function: str, *args: object) -> Any:
+    """`function(*args)` in a new Python process, its JSON-able result returned here.
+
+    `function` is "module:name" (e.g. "vggattn.bench.models:measure_peak_train_memory"); `args` are
+    literals (numbers, strings, bools). A failure raises RuntimeError with the process's stderr.
+    """
+    module, _, name = function.partition(":")
+    code = (f"import json, sys; from {module} import {name} as f; "
+            f"print(json.dumps(f(*{args!r})))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if result.returncode != 0 or not result.stdout.strip():
+        raise RuntimeError(f"{function}{args!r} failed in a fresh process:\n{result.stderr}")
+    return json.loads(result.stdout.splitlines()[-1])
