@@ -45,3 +45,16 @@ def test_inplace_run_that_fails_leaves_the_notebook_as_it_was(tmp_path, monkeypa
     failed = nbformat.read(tmp_path / "results" / "notebooks" / "05_broken.ipynb", as_version=4)
     assert failed.cells[0].outputs[0]["ename"] == "ZeroDivisionError"
     assert "FAILED" in (tmp_path / "results" / "summary.md").read_text()
+
+
+def test_a_run_drops_stale_widget_state(tmp_path, monkeypatch):
+    monkeypatch.setenv("VGGATTN_RESULTS", str(tmp_path / "results"))
+    path = tmp_path / "notebooks" / "05_tiny.ipynb"
+    path.parent.mkdir()
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")])
+    notebook.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"old": {}}}}
+    nbformat.write(notebook, path)
+    assert main(["--inplace", str(path)]) == 0
+    ran = nbformat.read(path, as_version=4)
+    assert "widgets" not in ran.metadata  # e.g. progress bars of an earlier run, 140 KB in notebook 01
+    assert ran.cells[0].outputs[0]["text"] == "42\n"

@@ -67,8 +67,10 @@ def run_notebook(path: Path, out_path: Path, timeout: int = 900, failed_path: Pa
     name = path.stem
     clear_figures(name)
     notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.pop("widgets", None)  # a previous run's widget state; progress bars' state is not kept
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+        store_widget_state=False,
     )
     start = time.perf_counter()
     problems: list[str] = []
