@@ -289,12 +289,38 @@ def test_dynamic_batched_equals_per_sample_loop(settings: dict, batch: int, size
     torch.testing.assert_close(module.last_attention.sum(1), torch.ones(batch))
 
 
-def test_dynamic_both_ways_of_computing_agree() -> None:
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(kernel_size=3, padding=1),
+        dict(kernel_size=3, stride=2, padding=1),
+        dict(kernel_size=3, stride=2, padding=2, dilation=2),
+        dict(kernel_size=(3, 1), padding=(1, 0), groups=4),
+        dict(kernel_size=1, groups=2, bias=False),
+    ],
+)
+def test_dynamic_tiny_maps_by_matmul_equal_per_sample_loop(settings: dict) -> None:
+    module = DynamicConv2d(8, 16, temperature=1.0, **settings)
+    nn.init.normal_(module.fc2.weight, 0, 1.0)
+    x = torch.randn(3, 8, 2, 2)
+    assert math.prod(module._output_size(x)) <= module.MATMUL_MAX_PIXELS  # the unfold + matmul way
+    torch.testing.assert_close(module(x), per_sample_reference(module, x))
+
+
+@pytest.mark.parametrize("size", [6, 3])  # mixing outputs by F.conv2d (3x3 out), by unfold + matmul (2x2 out)
+def test_dynamic_ways_of_computing_agree_with_gradients(size: int) -> None:
     module = DynamicConv2d(8, 12, 3, stride=2, padding=1, groups=4)
-    x = torch.randn(3, 8, 6, 6)
-    pi = torch.softmax(torch.randn(3, 4), dim=1)
-    assert x.shape[-2] * x.shape[-1] < module.GROUPED_MIN_PIXELS
-    torch.testing.assert_close(module._mix_kernels(x, pi), module._mix_outputs(x, pi))
+    x = torch.randn(3, 8, size, size, requires_grad=True)
+    pi = torch.softmax(torch.randn(3, 4), dim=1).requires_grad_()
+    assert (math.prod(module._output_size(x)) <= module.MATMUL_MAX_PIXELS) == (size == 3)
+    by_kernels, by_outputs = module._mix_kernels(x, pi), module._mix_outputs(x, pi)
+    torch.testing.assert_close(by_kernels, by_outputs)
+    grad = torch.randn_like(by_kernels)
+    inputs = (x, pi, module.weight)
+    for from_kernels, from_outputs in zip(
+        torch.autograd.grad(by_kernels, inputs, grad), torch.autograd.grad(by_outputs, inputs, grad)
+    ):
+        torch.testing.assert_close(from_kernels, from_outputs)
 
 
 def test_dynamic_with_one_kernel_equals_conv2d() -> None:
@@ -314,7 +340,7 @@ def test_dynamic_with_identical_kernels_equals_conv2d() -> None:
 
 def test_dynamic_channels_last_input() -> None:
     module = DynamicConv2d(8, 8, 3, padding=1)
-    for size in (9, 6):
+    for size in (9, 6, 2):  # the three ways of computing
         x = torch.randn(2, 8, size, size)
         torch.testing.assert_close(module(x.to(memory_format=torch.channels_last)), module(x))
 

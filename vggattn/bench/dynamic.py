@@ -3,7 +3,8 @@
 The five dynamic positions of VGG16 at CIFAR size (the last conv of each block: 32x32 ... 2x2 maps),
 one layer at a time, forward + backward on a batch: a plain `nn.Conv2d`, `DynamicConv2d._mix_kernels`
 (per-sample kernels W_b = sum_k pi_bk W_k, one grouped conv) and `DynamicConv2d._mix_outputs`
-(K convs on the whole batch, outputs mixed). Times are medians of interleaved rounds
+(K convs on the whole batch, outputs mixed; as unfold + matmul on output maps of at most
+`MATMUL_MAX_PIXELS` pixels). Times are medians of interleaved rounds
 (`vggattn.bench.timing.median_seconds`); `DynamicConv2d.forward` takes the kernel path on maps of at
 least `GROUPED_MIN_PIXELS` pixels and the output path below.
 
