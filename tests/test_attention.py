@@ -265,18 +265,21 @@ def per_sample_reference(module: DynamicConv2d, x: torch.Tensor) -> torch.Tensor
     return torch.cat(outputs)
 
 
-@pytest.mark.parametrize(
-    "settings",
-    [
-        dict(kernel_size=3, padding=1),
-        dict(kernel_size=3, stride=2, padding=1),
-        dict(kernel_size=3, stride=2, padding=2, dilation=2),
-        dict(kernel_size=(3, 1), padding=(1, 0), groups=4),
-        dict(kernel_size=1, groups=2, bias=False),
-        dict(kernel_size=5, padding="same", dilation=2),
-        dict(kernel_size=3, padding="valid", groups=8),
-    ],
-)
+# DynamicConv2d settings with numeric padding (the unfold + matmul way needs it), then with string padding
+NUMERIC_PADDING_SETTINGS = [
+    dict(kernel_size=3, padding=1),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, padding=2, dilation=2),
+    dict(kernel_size=(3, 1), padding=(1, 0), groups=4),
+    dict(kernel_size=1, groups=2, bias=False),
+]
+STRING_PADDING_SETTINGS = [
+    dict(kernel_size=5, padding="same", dilation=2),
+    dict(kernel_size=3, padding="valid", groups=8),
+]
+
+
+@pytest.mark.parametrize("settings", NUMERIC_PADDING_SETTINGS + STRING_PADDING_SETTINGS)
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("size", [(12, 11), (5, 4)])  # >= and < GROUPED_MIN_PIXELS: both ways of computing
 def test_dynamic_batched_equals_per_sample_loop(settings: dict, batch: int, size: tuple[int, int]) -> None:
@@ -289,16 +292,7 @@ def test_dynamic_batched_equals_per_sample_loop(settings: dict, batch: int, size
     torch.testing.assert_close(module.last_attention.sum(1), torch.ones(batch))
 
 
-@pytest.mark.parametrize(
-    "settings",
-    [
-        dict(kernel_size=3, padding=1),
-        dict(kernel_size=3, stride=2, padding=1),
-        dict(kernel_size=3, stride=2, padding=2, dilation=2),
-        dict(kernel_size=(3, 1), padding=(1, 0), groups=4),
-        dict(kernel_size=1, groups=2, bias=False),
-    ],
-)
+@pytest.mark.parametrize("settings", NUMERIC_PADDING_SETTINGS)
 def test_dynamic_tiny_maps_by_matmul_equal_per_sample_loop(settings: dict) -> None:
     module = DynamicConv2d(8, 16, temperature=1.0, **settings)
     nn.init.normal_(module.fc2.weight, 0, 1.0)
@@ -395,3 +389,6 @@ def test_dynamic_benchmark_prints_every_position_relative_to_plain(capsys: pytes
     ratios = [re.findall(r"\(\s*([0-9.]+)x\)", row) for row in rows]  # plain, mix_kernels, mix_outputs
     assert all(len(row) == 3 and row[0] == "1.00" for row in ratios)  # the plain column is relative to itself
     assert [row.split()[-1] for row in rows] == ["mix_kernels"] * 2 + ["mix_outputs"] * 3  # 32x32, 16x16 | 8x8 ...
+    assert bench_dynamic.main([*argv[:2], "--batch", "1", *argv[4:]]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.split()[0].endswith("ch")]
+    assert [row.split()[-1] for row in rows] == ["mix_kernels"] * 5  # as forward: batch 1 always mixes kernels

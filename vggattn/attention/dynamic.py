@@ -181,7 +181,7 @@ class DynamicConv2d(nn.Module):
     """
 
     GROUPED_MIN_PIXELS = 128  # 16x16 maps and larger; on CPU (2 threads) the 8x8 map of VGG16 block 3 is faster mixing outputs
-    MATMUL_MAX_PIXELS = 4  # output maps of 2x2 and smaller: the K convs as unfold + matmul (see _expert_outputs_by_matmul)
+    MATMUL_MAX_PIXELS = 4  # output maps of 2x2 and smaller: the K convs as unfold + matmul (_expert_outputs_by_matmul)
 
     def __init__(
         self,
@@ -258,11 +258,14 @@ class DynamicConv2d(nn.Module):
         check_input(self, x, self.in_channels)
         pi = self.attention(x)  # (B, K)
         self.last_attention = pi.detach()
-        B, _, H, W = x.shape
-        out = self._mix_kernels(x, pi) if B == 1 or H * W >= self.GROUPED_MIN_PIXELS else self._mix_outputs(x, pi)
+        out = self._mix_kernels(x, pi) if self._mixes_kernels(x) else self._mix_outputs(x, pi)
         if self.bias is not None:
             out = out + (pi @ self.bias)[:, :, None, None]  # b_b = sum_k pi_bk bias_k: (B, K) @ (K, O)
         return out
+
+    def _mixes_kernels(self, x: torch.Tensor) -> bool:
+        """Whether `forward` takes `_mix_kernels` (batch 1, or maps of >= GROUPED_MIN_PIXELS pixels) for `x`."""
+        return x.shape[0] == 1 or x.shape[-2] * x.shape[-1] >= self.GROUPED_MIN_PIXELS
 
     def _mix_kernels(self, x: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
         """W_b = sum_k pi_bk weight_k, then one F.conv2d with the batch folded into the groups."""
@@ -276,7 +279,8 @@ class DynamicConv2d(nn.Module):
         return out.reshape(B, O, out.shape[-2], out.shape[-1])  # (1, B*O, H_out, W_out) -> (B, O, H_out, W_out)
 
     def _mix_outputs(self, x: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
-        """out_b = sum_k pi_bk conv2d(x_b, weight_k): the K convs as one conv of K * O output channels."""
+        """out_b = sum_k pi_bk conv2d(x_b, weight_k): the K convs as one conv of K * O output channels,
+        or as unfold + matmul on output maps of at most MATMUL_MAX_PIXELS pixels."""
         B, K, O, G = x.shape[0], self.num_kernels, self.out_channels, self.groups
         if isinstance(self.padding, tuple) and math.prod(self._output_size(x)) <= self.MATMUL_MAX_PIXELS:
             experts = self._expert_outputs_by_matmul(x)  # (G, K, O/G, B, H_out, W_out)
@@ -305,7 +309,8 @@ class DynamicConv2d(nn.Module):
         """
         B, K, O, G = x.shape[0], self.num_kernels, self.out_channels, self.groups
         H_out, W_out = self._output_size(x)
-        patches = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)  # (B, I*kh*kw, L), (i, kh, kw) order
+        # (B, I*kh*kw, L), rows in (i, kh, kw) order like the weight's last three dimensions
+        patches = F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
         C = patches.shape[1] // G  # I/G * kh * kw per group
         patches = patches.reshape(B, G, C, -1).permute(1, 2, 0, 3).reshape(G, C, -1)  # (G, C, B*L)
         weight = self.weight.reshape(K, G, O // G, C).transpose(0, 1).reshape(G, K * O // G, C)  # (G, K*O/G, C)

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = median_seconds({path: lambda f=f: f().backward(grad) for path, f in outputs.items()}, args.repeats)
         for path in PATHS:
             totals[path] += seconds[path]
-        chosen = "mix_kernels" if size * size >= DynamicConv2d.GROUPED_MIN_PIXELS else "mix_outputs"
+        chosen = "mix_kernels" if dynamic._mixes_kernels(x) else "mix_outputs"
         chosen_total += seconds[chosen]
         print(f"{f'{channels}ch {size}x{size}':<14}"
               + "".join(f"{seconds[p] * 1e3:>11.1f} ({seconds[p] / seconds['plain']:>5.2f}x)" for p in PATHS)
