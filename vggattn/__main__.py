@@ -1,25 +1,26 @@
-"""The command line: `python -m vggattn train ...` trains one model, `python -m vggattn baseline` builds the baseline.
+"""The command line: `python -m vggattn train ...` trains one model, `python -m vggattn experiments ...` runs the experiment store.
 
     python -m vggattn train --model vgg16 --attention se --width 0.25 --epochs 3 --seed 0 --out runs/se
-    python -m vggattn train --attention se --finetune-from data/checkpoints/baseline_vgg16bn_w0.25.pt
+    python -m vggattn train --attention se --finetune-from experiments/baseline/model.pt
     python -m vggattn train --out runs/se --resume ...     # continue runs/se/last.pt with the same options
-    python -m vggattn baseline                             # load or train the cached baseline
+    python -m vggattn experiments run baseline             # train and store the baseline (experiments/)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import Field, fields
 from pathlib import Path
 
 from . import paths
+from .experiments import cli as experiments_cli
 from .data import DataError, load_cifar10_splits
 from .finetune import (
     BASELINE,
     BASELINE_RECIPE,
     FINETUNE_RECIPE,
     insert_attention,
-    pretrained_baseline,
     temperature_annealing,
 )
 from .models import ATTENTION_KINDS, CFGS, CONV_PLACEMENTS, GATE_PLACEMENTS, HEADS, build_vgg
@@ -27,6 +28,7 @@ from .train import (
     LAST_CHECKPOINT,
     OPTIMIZERS,
     SCHEDULES,
+    TrainConfig,
     CheckpointError,
     TrainingDiverged,
     fit,
@@ -38,25 +40,23 @@ MODELS = [f"vgg{depth}" for depth in CFGS]
 # options taken from the checkpoint with --finetune-from (their defaults apply otherwise)
 ARCHITECTURE_DEFAULTS = {"model": f"vgg{BASELINE['depth']}", "batch_norm": BASELINE["batch_norm"],
                          "width": BASELINE["width"], "head": BASELINE["head"]}  # fmt: skip
-RECIPE_OPTIONS = {  # fit's arguments that the command line sets: (type, help)
-    "epochs": (int, "number of epochs"),
-    "lr": (float, "peak learning rate of the schedule"),
-    "batch_size": (int, "images per training batch"),
-    "optimizer": (str, "sgd (Nesterov momentum 0.9) or adamw"),
-    "schedule": (str, "learning-rate schedule, stepped per batch"),
-    "label_smoothing": (float, "label smoothing epsilon in [0, 1)"),
-    "weight_decay": (float, "weight decay (not applied to biases and BN)"),
-    "grad_clip": (float, "clip the gradients' L2 norm to this value"),
-    "tta_flip": (bool, "evaluate on each test image and its mirror"),
-    "mixed_precision": (bool, "bf16 autocast on CPU and recent GPUs, fp16 on older GPUs; auto = bf16 only where "
-                              "the hardware computes it natively"),
-}
+RECIPE_OPTIONS = [option for option in fields(TrainConfig) if option.metadata.get("cli")]
+"""The recipe's options that the command line sets: every TrainConfig field marked `cli` (with its help)."""
 RECIPE_CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+MIXED_PRECISION_WORDS = {"off": False, "on": True, "auto": "auto"}
+
+
+def _flag_type(option: Field) -> type:
+    """The argparse type of a recipe field, from its annotation ("int", "float | None", "bool", ...)."""
+    first = str(option.type).split("|")[0].strip()
+    return {"int": int, "float": float, "bool": bool, "str": str}[first]
 
 
 def _recipe_defaults(name: str) -> str:
     """'default X from scratch, Y with --finetune-from' from the two recipes of vggattn.finetune."""
-    scratch, finetune = BASELINE_RECIPE.get(name), FINETUNE_RECIPE.get(name)
+    scratch, finetune = getattr(BASELINE_RECIPE, name), getattr(FINETUNE_RECIPE, name)
+    words = {value: word for word, value in MIXED_PRECISION_WORDS.items()} if name == "mixed_precision" else {}
+    scratch, finetune = words.get(scratch, scratch), words.get(finetune, finetune)
     if scratch is None and finetune is None:
         return "default off"
     if scratch == finetune:
@@ -66,7 +66,7 @@ def _recipe_defaults(name: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vggattn", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,baseline}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,experiments}")
 
     train = commands.add_parser(
         "train",
@@ -90,15 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
                        "attention inserted near identity (vggattn.finetune.insert_attention)")  # fmt: skip
 
     recipe = train.add_argument_group("recipe")
-    for name, (kind, text) in RECIPE_OPTIONS.items():
+    for option in RECIPE_OPTIONS:
+        name = option.name
         flag = f"--{name.replace('_', '-')}"
-        text = f"{text} ({_recipe_defaults(name)})"
-        if kind is bool:
+        text = f"{option.metadata['help']} ({_recipe_defaults(name)})"
+        if name == "mixed_precision":
+            recipe.add_argument(flag, choices=MIXED_PRECISION_WORDS, help=text)
+        elif _flag_type(option) is bool:
             recipe.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
-            recipe.add_argument(flag, type=kind, choices=RECIPE_CHOICES.get(name), help=text)
-    recipe.add_argument("--seed", type=int, default=0,
-                        help="seed of the model init, batch order and augmentation (default 0)")  # fmt: skip
+            recipe.add_argument(flag, type=_flag_type(option), choices=RECIPE_CHOICES.get(name), help=text)
 
     run = train.add_argument_group("data and run")
     run.add_argument("--subset-per-class", type=int, metavar="N", help="train on N images per class (default all)")
@@ -108,15 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true", help=f"continue the run in --out from its {LAST_CHECKPOINT}")
     run.add_argument("--no-progress", action="store_true", help="no progress bar and no per-epoch lines")
 
-    baseline = commands.add_parser(
-        "baseline",
-        help="load the cached baseline VGG16-BN (width 0.25), or train and cache it",
-        description="Load the cached baseline of vggattn.finetune, or train it with BASELINE_RECIPE and cache it.",
-    )
-    baseline.add_argument("--force", action="store_true", help="train again even if a matching cached baseline exists")
-    baseline.add_argument("--data-root", type=Path, help="CIFAR-10 folder (default $VGGATTN_DATA, then data/)")
-    baseline.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
-    baseline.add_argument("--no-progress", action="store_true", help="no progress bar and no per-epoch lines")
+    experiments_cli.add_parser(commands)
     return parser
 
 
@@ -124,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        if args.command == "baseline":
-            return _baseline(args)
+        if args.command == "experiments":
+            return experiments_cli.main(args, parser)
         return _train(args, parser)
     except (DataError, CheckpointError, ValueError, FileNotFoundError) as error:
         parser.error(str(error))  # exits with status 2 and the usage line, not a traceback
@@ -134,15 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _baseline(args: argparse.Namespace) -> int:
-    data = load_cifar10_splits(args.data_root) if args.data_root is not None else None
-    _, info = pretrained_baseline(data, force=args.force, progress=not args.no_progress, device=args.device)
-    if args.no_progress:
-        print(info)
-    return 0
-
-
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.seed is None:
+        args.seed = BASELINE_RECIPE.seed
     attention = None if args.attention == "none" else args.attention
     if args.finetune_from is not None:
         given = [f"--{name.replace('_', '-')}" for name in ARCHITECTURE_DEFAULTS if getattr(args, name) is not None]
@@ -169,13 +156,15 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         model = build_vgg(int(chosen["model"][3:]), chosen["batch_norm"], chosen["width"], head=chosen["head"],
                           attention=attention, placement=args.placement)  # fmt: skip
 
-    recipe = dict(FINETUNE_RECIPE if args.finetune_from is not None else BASELINE_RECIPE)
-    recipe.update({name: getattr(args, name) for name in RECIPE_OPTIONS if getattr(args, name) is not None})
-    recipe["seed"] = args.seed
+    changes = {option.name: getattr(args, option.name) for option in RECIPE_OPTIONS
+               if getattr(args, option.name) is not None}  # fmt: skip
+    if "mixed_precision" in changes:
+        changes["mixed_precision"] = MIXED_PRECISION_WORDS[changes["mixed_precision"]]
+    recipe = (FINETUNE_RECIPE if args.finetune_from is not None else BASELINE_RECIPE).replace(**changes)
     train_data, test_data = load_cifar10_splits(args.data_root, subset_per_class=args.subset_per_class)
     history = fit(
         model, train_data, test_data, device=args.device, progress=not args.no_progress, out_dir=out,
-        resume=out if args.resume else None, on_epoch_start=temperature_annealing(model, recipe["epochs"]), **recipe,
+        resume=out if args.resume else None, on_epoch_start=temperature_annealing(model, recipe.epochs), config=recipe,
     )  # fmt: skip
     best = history.best
     print(f"final test accuracy {history.final.test_acc:.2%} (best {best.test_acc:.2%} at epoch {best.epoch}); "

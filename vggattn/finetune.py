@@ -1,50 +1,37 @@
 """The fine-tune protocol every attention notebook shares.
 
-1. `pretrained_baseline()`: a narrow VGG16-BN (`BASELINE`) trained once with `BASELINE_RECIPE` and cached
-   in `paths.checkpoint_dir()`; later calls load it in a second.
+1. The baseline: a narrow VGG16-BN (`BASELINE`) trained once with `BASELINE_RECIPE`; the experiment store
+   holds it (`vggattn.experiments.load_or_run("baseline").model()`).
 2. `insert_attention(baseline, "se")`: the same network with attention added, the baseline's weights
    copied in (`load_backbone_weights`) and every gate started near identity (`gate = 0.99`), so the new
    model starts where the baseline ends.
 3. `compare_finetune(baseline, "se", ...)`: for each seed, fine-tune the attention model and, as the fair
-   control, a copy of the plain baseline, with the same data, recipe (`FINETUNE_RECIPE`), budget and seed.
+   control, a copy of the plain baseline, with the same data, recipe (`FINETUNE_RECIPE`), budget and seed
+   (`finetune_run` is one arm for one seed; the experiment store runs the same).
    `Comparison.verdict()` says whether the difference is larger than the spread between seeds.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import statistics
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import torch
 from torch import nn
 
-from . import paths
 from .attention import DynamicConv2d, temperature_schedule
 from .checks import check_choice
-from .data import CifarTensors, load_cifar10_splits
+from .data import CifarTensors
 from .models import ATTENTION_KINDS, LoadReport, attention_modules, build_vgg, load_backbone_weights
-from .train import (
-    CheckpointError,
-    History,
-    autocast_dtype,
-    evaluate,
-    fit,
-    load_checkpoint,
-    model_from_checkpoint,
-    pick_device,
-    save_checkpoint,
-    seed_everything,
-)
+from .train import LAST_CHECKPOINT, History, TrainConfig, evaluate, fit, pick_device, seed_everything
 
 BASELINE = dict(depth=16, batch_norm=True, width=0.25, head="cifar", num_classes=10)
 """The baseline architecture: VGG16-BN at a quarter width (16 to 128 channels) with a one-Linear CIFAR head."""
 
-BASELINE_RECIPE = dict(
+BASELINE_RECIPE = TrainConfig(
     epochs=16,
     batch_size=256,
     lr=0.2,
@@ -61,7 +48,7 @@ BASELINE_RECIPE = dict(
     eval_every=16,
     seed=0,
 )
-"""How the baseline is trained (arguments of `fit`), after fast CIFAR-10 training (airbench): Nesterov SGD
+"""How the baseline is trained, after fast CIFAR-10 training (airbench): Nesterov SGD
 with a large peak lr (BN keeps it stable), a linear warm-up then linear decay per batch, label smoothing
 0.2, flip test-time augmentation, NHWC memory format (about 1.3x faster convolutions on a CPU), bf16
 autocast where the hardware computes bf16 natively (`mixed_precision="auto"`: AVX512-BF16 or AMX CPUs,
@@ -69,129 +56,13 @@ recent GPUs; float32 elsewhere) and one test evaluation, at the end. On the 20,0
 16 epochs, seeds 0, 1, 2 (2-core CPU with AVX512-BF16): bf16 80.05%, 80.35%, 80.31% at about 2,300
 images/s (about 2.3 minutes); float32 80.45%, 79.95%, 80.55% at about 1,500 images/s (about 3.6 minutes):
 the same accuracy within the seed spread. Shorter runs fall short: 12 epochs reach 78.8-79.3% (lr
-0.2-0.8), 10 epochs 77.1% (float32)."""
+0.2-0.8), 10 epochs 77.1% (float32). The trained baseline is the experiment store's entry "baseline"."""
 
-FINETUNE_RECIPE = {
-    **{key: value for key, value in BASELINE_RECIPE.items() if key not in ("eval_every", "seed")},
-    "epochs": 3,
-    "lr": 0.02,
-    "mixed_precision": False,
-}
+FINETUNE_RECIPE = BASELINE_RECIPE.replace(epochs=3, lr=0.02, mixed_precision=False, eval_every=1)
 """How both arms of `compare_finetune` are fine-tuned: the baseline recipe at a tenth of the lr, 3 epochs, in
 float32 (bf16 rounds a near-identity gate of 0.99 to 0.98828 or 0.99219: too coarse for what is compared)."""
 
-BASELINE_FILE = "baseline_vgg16bn_w0.25.pt"
 ARMS = ("attention", "plain")
-
-
-def recipe_hash() -> str:
-    """A short hash of `BASELINE` and `BASELINE_RECIPE`: a cached baseline with another hash is stale."""
-    text = json.dumps({"model": BASELINE, "recipe": BASELINE_RECIPE}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-# ------------------------------------------------------------------------------------------------ baseline
-
-
-@dataclass(frozen=True)
-class BaselineInfo:
-    """Where the baseline came from and how good it is.
-
-    test_acc: a fraction (flip TTA, as the recipe evaluates); train_seconds: fit's training and evaluation time;
-    precision: what the training computed in ("bfloat16" autocast or "float32", see `BASELINE_RECIPE`).
-    """
-
-    test_acc: float
-    train_seconds: float
-    precision: str
-    loaded: bool
-    train_images: int
-    recipe_hash: str
-    path: str
-    history: History  # per-epoch records of the baseline's training (for curves)
-
-    def __str__(self) -> str:
-        how = "loaded from" if self.loaded else "trained and saved to"
-        return (
-            f"baseline VGG16-BN width {BASELINE['width']}: test accuracy {self.test_acc:.2%} "
-            f"({self.train_seconds:.0f} s to train and evaluate in {self.precision}, {self.train_images:,} training "
-            f"images), "
-            f"{how} {self.path}"
-        )
-
-
-def pretrained_baseline(
-    data: tuple[CifarTensors, CifarTensors] | None = None,
-    *,
-    force: bool = False,
-    progress: bool = True,
-    device: str | torch.device = "auto",
-) -> tuple[nn.Module, BaselineInfo]:
-    """The baseline model (eval mode) and its `BaselineInfo`: loaded from the cache, else trained and cached.
-
-    The cache is `paths.checkpoint_dir() / BASELINE_FILE`. It is used when its recipe hash matches
-    `recipe_hash()` (and, when `data=(train, test)` is given, when it was trained on as many images);
-    otherwise, or with `force=True`, the baseline is trained with `BASELINE_RECIPE` (seed 0) on `data`
-    (default: `load_cifar10_splits()`) and saved.
-    """
-    path = paths.checkpoint_dir() / BASELINE_FILE
-    device = pick_device(device)
-    if not force and path.is_file():
-        cached = _load_cached_baseline(path, data, progress)
-        if cached is not None:
-            return cached[0].to(device).eval(), cached[1]
-
-    train_data, test_data = data if data is not None else load_cifar10_splits()
-    seed_everything(BASELINE_RECIPE["seed"])
-    model = build_vgg(**BASELINE)
-    history = fit(model, train_data, test_data, device=device, progress=progress, **BASELINE_RECIPE)
-    info = BaselineInfo(
-        test_acc=history.final.test_acc,
-        train_seconds=sum(record.seconds + record.eval_seconds for record in history),
-        precision=str(autocast_dtype(device, BASELINE_RECIPE["mixed_precision"]) or torch.float32)
-        .removeprefix("torch."),
-        loaded=False,
-        train_images=len(train_data),
-        recipe_hash=recipe_hash(),
-        path=paths.display_path(path),
-        history=history,
-    )
-    saved = {key: value for key, value in asdict(info).items() if key not in _NOT_SAVED}
-    save_checkpoint(path, model, epoch=len(history), history=history, extra=saved)
-    if progress:
-        print(info, flush=True)
-    return model.eval(), info
-
-
-_NOT_SAVED = ("loaded", "path", "history")  # BaselineInfo fields not stored in `extra` (history has its own entry)
-_SAVED = [field.name for field in fields(BaselineInfo) if field.name not in _NOT_SAVED]
-
-
-def _load_cached_baseline(
-    path: Path, data: tuple[CifarTensors, CifarTensors] | None, progress: bool
-) -> tuple[nn.Module, BaselineInfo] | None:
-    """The cached baseline, or None (with the reason printed) when it is stale or unreadable."""
-    checkpoint = load_checkpoint(path)
-    extra = checkpoint.get("extra", {})
-    if extra.get("recipe_hash") != recipe_hash():
-        reason = "it was trained with another recipe"
-    elif data is not None and extra.get("train_images") != len(data[0]):
-        reason = f"it was trained on {extra.get('train_images')} images, not {len(data[0])}"
-    else:
-        try:
-            model = model_from_checkpoint(checkpoint)
-        except CheckpointError as error:
-            reason = f"it does not fit this version's model ({error})"
-        else:
-            saved = {key: extra[key] for key in _SAVED}
-            info = BaselineInfo(**saved, loaded=True, path=paths.display_path(path),
-                                history=History.from_dicts(checkpoint["history"]))
-            if progress:
-                print(info, flush=True)
-            return model, info
-    if progress:
-        print(f"retraining the baseline: the cached {paths.display_path(path)} is stale ({reason})", flush=True)
-    return None
 
 
 # ---------------------------------------------------------------------------------------------- insertion
@@ -359,6 +230,44 @@ class Comparison:
         return "\n".join(rows)
 
 
+def finetune_run(
+    baseline_model: nn.Module,
+    attention: str | None,
+    seed: int,
+    *,
+    train_data: CifarTensors,
+    test_data: CifarTensors,
+    recipe: TrainConfig,
+    placement: str | None = None,
+    near_identity: bool = True,
+    progress: bool = True,
+    device: str | torch.device = "auto",
+    out_dir: str | Path | None = None,
+    **attention_kwargs: Any,
+) -> tuple[FinetuneRun, nn.Module]:
+    """One arm of the comparison for one seed: the fine-tuned run and its model.
+
+    `attention=None` is the plain control (a copy of the baseline); otherwise `attention` is inserted with
+    `insert_attention` (its new parameters drawn after `seed_everything(seed)`). With `out_dir` the run writes
+    its checkpoint there and continues a run it finds there (`fit(resume=...)`).
+    """
+    device = pick_device(device)
+    seed_everything(seed)  # the new modules' random init
+    if attention is None:
+        model = copy.deepcopy(baseline_model)
+    else:
+        model, _ = insert_attention(baseline_model, attention, placement=placement, near_identity=near_identity,
+                                    **attention_kwargs)  # fmt: skip
+    _, start_acc = evaluate(model, test_data, device=device, tta_flip=recipe.tta_flip)
+    resume = None
+    if out_dir is not None and (Path(out_dir) / LAST_CHECKPOINT).is_file():
+        resume = out_dir
+    history = fit(model, train_data, test_data, recipe, seed=seed, device=device, progress=progress,
+                  out_dir=out_dir, resume=resume, on_epoch_start=temperature_annealing(model, recipe.epochs))
+    arm = "plain" if attention is None else "attention"
+    return FinetuneRun(arm, seed, start_acc, history), model
+
+
 def compare_finetune(
     baseline_model: nn.Module,
     attention: str,
@@ -370,44 +279,43 @@ def compare_finetune(
     lr: float | None = None,
     placement: str | None = None,
     near_identity: bool = True,
-    recipe: dict | None = None,
+    recipe: TrainConfig | None = None,
     progress: bool = True,
     device: str | torch.device = "auto",
     **attention_kwargs: Any,
 ) -> Comparison:
     """Fine-tune `attention` inserted into the baseline against the plain baseline, seed by seed.
 
-    Both arms get the same data, seeds and recipe: `FINETUNE_RECIPE`, updated with `recipe` and then
-    `epochs` and `lr` when given. A model with `DynamicConv2d` anneals its temperature over the epochs
+    Both arms get the same data, seeds and recipe: `recipe` (default `FINETUNE_RECIPE`), with `epochs` and
+    `lr` when given. A model with `DynamicConv2d` anneals its temperature over the epochs
     (`temperature_annealing`). `attention_kwargs` go to `build_vgg` (e.g. `reduction=8`, `blocks=(4, 5)`).
+    The experiment store runs the same protocol resumably (`python -m vggattn experiments run se-finetune`).
 
-    `baseline_model` is any plain `build_vgg` model: the cached CIFAR-10 baseline, or, online, torchvision's
+    `baseline_model` is any plain `build_vgg` model: the stored CIFAR-10 baseline, or, online, torchvision's
     ImageNet weights under a new CIFAR head: `build_vgg(16, True, head="cifar", weights="IMAGENET1K_V1")`.
     """
-    settings = {**FINETUNE_RECIPE, **(recipe or {})}
-    settings.update({key: value for key, value in (("epochs", epochs), ("lr", lr)) if value is not None})
+    settings = TrainConfig.from_options(
+        recipe if recipe is not None else FINETUNE_RECIPE,
+        **{key: value for key, value in (("epochs", epochs), ("lr", lr)) if value is not None},
+    )
     seeds = tuple(seeds)
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed, e.g. seeds=(0, 1, 2)")
     device = pick_device(device)
-    _, baseline_acc = evaluate(baseline_model, test_data, device=device, tta_flip=settings.get("tta_flip", False))
+    _, baseline_acc = evaluate(baseline_model, test_data, device=device, tta_flip=settings.tta_flip)
     runs, added_parameters = [], 0
     for seed in seeds:
-        seed_everything(seed)  # the new modules' random init
-        model, _ = insert_attention(baseline_model, attention, placement=placement, near_identity=near_identity,
-                                    **attention_kwargs)  # fmt: skip
-        added_parameters = _count(model) - _count(baseline_model)
-        _, start_acc = evaluate(model, test_data, device=device, tta_flip=settings.get("tta_flip", False))
-        if progress:
-            print(f"seed {seed}: {attention} inserted, test accuracy {start_acc:.2%} before fine-tuning", flush=True)
-        history = fit(model, train_data, test_data, seed=seed, device=device, progress=progress,
-                      on_epoch_start=temperature_annealing(model, settings["epochs"]), **settings)  # fmt: skip
-        runs.append(FinetuneRun("attention", seed, start_acc, history))
-        if progress:
-            print(f"seed {seed}: plain control", flush=True)
-        control = copy.deepcopy(baseline_model)
-        history = fit(control, train_data, test_data, seed=seed, device=device, progress=progress, **settings)
-        runs.append(FinetuneRun("plain", seed, baseline_acc, history))
+        for arm_attention in (attention, None):
+            if progress:
+                print(f"seed {seed}: {arm_attention or 'plain control'}", flush=True)
+            run, model = finetune_run(
+                baseline_model, arm_attention, seed, train_data=train_data, test_data=test_data, recipe=settings,
+                placement=placement, near_identity=near_identity, progress=progress, device=device,
+                **attention_kwargs,
+            )
+            if arm_attention is not None:
+                added_parameters = _count(model) - _count(baseline_model)
+            runs.append(run)
     return Comparison(attention, baseline_acc, tuple(runs), added_parameters)
 
 

@@ -22,7 +22,7 @@ import random
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -505,36 +505,57 @@ def model_from_checkpoint(
 # ---------------------------------------------------------------------------------------------- training
 
 
+def _option(default: Any, help: str, cli: bool = True) -> Any:
+    """A recipe field with the help text that `python -m vggattn train` shows for it (`cli=False`: Python only)."""
+    return field(default=default, metadata={"help": help, "cli": cli})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides a run's trajectory (a resumed run must have the same one).
+    """The training recipe: everything that decides a run's trajectory (a resumed run must have the same one).
 
+    The one definition of the recipe's options: `fit` takes a `TrainConfig` (or its fields as keywords), the
+    experiment specs hold one, and the command line makes a flag of every field with `cli` in its metadata.
     `param_groups`: (part, lr) pairs for `param_groups_by`, parts without an entry use `lr`;
     `stages`: progressive unfreezing, ((epochs, parts), ...) with the epochs summing to `epochs`;
     `warmup`: the fraction of steps the one-cycle schedule spends rising to its peak `lr`.
     """
 
-    epochs: int
-    lr: float
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"
-    warmup: float = 0.25
-    label_smoothing: float = 0.0
-    grad_clip: float | None = None
-    mixed_precision: bool | str = False
-    tta_flip: bool = False
-    channels_last: bool = False
-    seed: int = 0
-    param_groups: tuple[tuple[str, float], ...] = ()
-    stages: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    epochs: int = _option(None, "number of epochs")
+    lr: float = _option(None, "peak learning rate of the schedule")
+    batch_size: int = _option(128, "images per training batch")
+    optimizer: str = _option("sgd", "sgd (Nesterov momentum 0.9) or adamw")
+    momentum: float = _option(0.9, "SGD momentum", cli=False)
+    nesterov: bool = _option(True, "Nesterov momentum", cli=False)
+    weight_decay: float = _option(5e-4, "weight decay (not applied to biases and BN)")
+    schedule: str = _option("onecycle", "learning-rate schedule, stepped per batch")
+    warmup: float = _option(0.25, "fraction of the steps the one-cycle schedule warms up", cli=False)
+    label_smoothing: float = _option(0.0, "label smoothing epsilon in [0, 1)")
+    grad_clip: float | None = _option(None, "clip the gradients' L2 norm to this value")
+    mixed_precision: bool | str = _option(
+        False, "bf16 autocast on CPU and recent GPUs, fp16 on older GPUs; auto = bf16 only where the hardware "
+        "computes it natively"
+    )
+    tta_flip: bool = _option(False, "evaluate on each test image and its mirror")
+    channels_last: bool = _option(False, "NHWC memory format (faster convolutions on most CPUs)", cli=False)
+    eval_every: int = _option(1, "evaluate on the test data every N-th epoch and after the last")
+    seed: int = _option(0, "seed of the model init, batch order and augmentation")
+    param_groups: tuple[tuple[str, float], ...] = _option((), "learning rate per part", cli=False)
+    stages: tuple[tuple[int, tuple[str, ...]], ...] = _option((), "progressive unfreezing", cli=False)
 
     def __post_init__(self) -> None:
+        if self.epochs is None or self.lr is None:
+            raise TypeError("a recipe needs epochs and lr, e.g. TrainConfig(epochs=3, lr=0.02)")
+        # plain forms, so that equal recipes compare (and hash) equal however they were written
+        object.__setattr__(self, "param_groups", tuple(sorted((str(part), float(lr))
+                                                              for part, lr in dict(self.param_groups).items())))
+        object.__setattr__(self, "stages", tuple(
+            (epochs, (parts,) if isinstance(parts, str) else tuple(parts)) for epochs, parts in self.stages
+        ))
         check_int("epochs", self.epochs, minimum=1)
         check_int("batch_size", self.batch_size, minimum=1)
+        check_int("eval_every", self.eval_every, minimum=1)
+        check_int("seed", self.seed, minimum=0)
         check_positive("lr", self.lr)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("schedule", self.schedule, SCHEDULES)
@@ -556,6 +577,22 @@ class TrainConfig:
                 f"the stages last {sum(e for e, _ in self.stages)} epochs but epochs={self.epochs}: "
                 f"make the stage epochs add up to epochs"
             )
+
+    @classmethod
+    def from_options(cls, base: TrainConfig | None = None, **options: Any) -> TrainConfig:
+        """`base` with `options` changed (or a new recipe from `options`); an unknown option is a TypeError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError(f"unknown recipe option(s) {', '.join(unknown)}; the options are: {', '.join(sorted(known))}")
+        if base is not None and not isinstance(base, cls):
+            raise TypeError(f"the recipe must be a TrainConfig, got {type(base).__name__}; "
+                            f"build one with TrainConfig(epochs=..., lr=...)")
+        return replace(base, **options) if base is not None else cls(**options)
+
+    def replace(self, **options: Any) -> TrainConfig:
+        """A copy with `options` changed, e.g. `FINETUNE_RECIPE.replace(epochs=2)`."""
+        return TrainConfig.from_options(self, **options)
 
     def stage_parts(self, epoch: int) -> tuple[str, ...] | None:
         """The parts trained in `epoch` (1-based), or None without stages."""
@@ -729,25 +766,8 @@ def fit(
     model: nn.Module,
     train_data: CifarTensors,
     test_data: CifarTensors,
+    config: TrainConfig | None = None,
     *,
-    epochs: int,
-    lr: float,
-    batch_size: int = 128,
-    optimizer: str = "sgd",
-    momentum: float = 0.9,
-    nesterov: bool = True,
-    weight_decay: float = 5e-4,
-    schedule: str = "onecycle",
-    warmup: float = 0.25,
-    label_smoothing: float = 0.0,
-    grad_clip: float | None = None,
-    param_groups: Mapping[str, float] | None = None,
-    stages: Sequence[tuple[int, str | Sequence[str]]] | None = None,
-    mixed_precision: bool | str = False,
-    channels_last: bool = False,
-    tta_flip: bool = False,
-    eval_every: int = 1,
-    seed: int = 0,
     device: str | torch.device = "auto",
     progress: bool = True,
     out_dir: str | os.PathLike | None = None,
@@ -756,38 +776,31 @@ def fit(
     stop_after: int | None = None,
     on_epoch_start: Callable[[int], Any] | None = None,
     on_epoch_end: Callable[[EpochRecord], Any] | None = None,
+    **recipe: Any,
 ) -> History:
-    """Train `model` in place for `epochs` epochs and return its `History` (test metrics after every epoch).
+    """Train `model` in place with the recipe `config` and return its `History` (test metrics per evaluation).
 
-    Recipe options: SGD with Nesterov momentum or AdamW; `lr` is the peak of the per-batch schedule
-    (`"onecycle"`: linear warm-up over `warmup` of the steps, then linear decay; `"cosine"`; `"constant"`);
-    weight decay on weights only; `label_smoothing`; `grad_clip` (max L2 norm of all gradients);
-    `param_groups` (a learning rate per part, see `param_groups_by`); `stages` (progressive unfreezing,
-    e.g. `[(1, ["head", "attention"]), (2, "all")]`: the parts trained in each stage, the rest frozen
-    with their BatchNorm statistics fixed); `mixed_precision` (True: bf16 autocast on CPU and recent GPUs,
-    fp16 with a GradScaler on older ones; "auto": bf16 only where the hardware has it, see `native_bf16`);
-    `channels_last` (NHWC memory format: faster convolutions on most CPUs); `tta_flip` (evaluate on image
-    and mirror); `eval_every` (evaluate every n-th epoch and the last;
-    the other records have test_loss and test_acc None). On a CPU under Linux, `fit` first calls
+    The recipe is a `TrainConfig`, its fields given as keywords change it (`fit(model, train, test,
+    FINETUNE_RECIPE, epochs=2)`), or, without `config`, make it (`fit(model, train, test, epochs=3, lr=0.05)`).
+    See `TrainConfig` for every option: SGD with Nesterov momentum or AdamW; `lr` is the peak of the per-batch
+    schedule; weight decay on weights only; `label_smoothing`; `grad_clip`; `param_groups`; `stages`
+    (progressive unfreezing: the parts trained in each stage, the rest frozen with their BatchNorm statistics
+    fixed); `mixed_precision` (True: bf16 autocast on CPU and recent GPUs, fp16 with a GradScaler on older
+    ones; "auto": bf16 only where the hardware has it, see `native_bf16`); `channels_last`; `tta_flip`;
+    `eval_every` (the other records have test_loss and test_acc None). On a CPU under Linux, `fit` first calls
     `vggattn.allocator.retain_freed_memory()` (the process then keeps freed memory for reuse).
 
-    Run control: `fit` seeds everything with `seed` first. With `out_dir`, `history.json`/`.csv` are
-    written every epoch and `last.pt` every `checkpoint_every` epochs and at the end; `resume` (a
+    Run control: `fit` seeds everything with the recipe's `seed` first. With `out_dir`, `history.json`/`.csv`
+    are written every epoch and `last.pt` every `checkpoint_every` epochs and at the end; `resume` (a
     checkpoint, or a folder holding `last.pt`) continues that run exactly. `stop_after` ends the run after
     that epoch as if interrupted (the schedule still spans `epochs`). Callbacks: `on_epoch_start(epoch)`
     (e.g. set a temperature) and `on_epoch_end(record)`, epochs counted from 1.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    config = TrainConfig(
-        epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
-        weight_decay=weight_decay, schedule=schedule, warmup=warmup, label_smoothing=label_smoothing,
-        grad_clip=grad_clip, mixed_precision=mixed_precision, tta_flip=tta_flip, channels_last=channels_last, seed=seed,
-        param_groups=tuple(sorted((dict(param_groups or {})).items())),
-        stages=tuple((n, (parts,) if isinstance(parts, str) else tuple(parts)) for n, parts in stages or ()),
-    )  # fmt: skip
+    config = TrainConfig.from_options(config, **recipe)
+    epochs, batch_size, seed = config.epochs, config.batch_size, config.seed
     check_int("checkpoint_every", checkpoint_every, minimum=1)
-    check_int("eval_every", eval_every, minimum=1)
     if stop_after is not None:
         check_int("stop_after", stop_after, minimum=1)
     _check_data("train_data", train_data, batch_size)
@@ -798,10 +811,10 @@ def fit(
     device = pick_device(device)
     if device.type == "cpu":
         retain_freed_memory()  # no page faults on every step (1.4x on a 2-core CPU); see vggattn.allocator
-    autocast = autocast_dtype(device, mixed_precision)
+    autocast = autocast_dtype(device, config.mixed_precision)
     seed_everything(seed)
     model.to(device)
-    if channels_last:  # NHWC conv weights: conv outputs follow their layout
+    if config.channels_last:  # NHWC conv weights: conv outputs follow their layout
         for module in model.modules():
             if isinstance(module, nn.Conv2d):  # only 4-D weights have an NHWC layout (DynamicConv2d's are 5-D)
                 module.to(memory_format=torch.channels_last)
@@ -835,8 +848,8 @@ def fit(
         )
         train_seconds = time.perf_counter() - started
         test_loss = test_acc = None
-        if epoch % eval_every == 0 or epoch == epochs or epoch == stop_after:
-            test_loss, test_acc = evaluate(model, test_data, device=device, tta_flip=tta_flip)
+        if epoch % config.eval_every == 0 or epoch == epochs or epoch == stop_after:
+            test_loss, test_acc = evaluate(model, test_data, device=device, tta_flip=config.tta_flip)
         record = EpochRecord(
             epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss, test_acc=test_acc,
             seconds=train_seconds, eval_seconds=time.perf_counter() - started - train_seconds,

@@ -1,0 +1,120 @@
+"""The named experiments whose results the notebooks show: the one list `python -m vggattn experiments` reads.
+
+Each entry is run once by `python -m vggattn experiments run NAME` and committed in `experiments/NAME/`.
+Change a value here and the stored result becomes stale: `make test` names it and the command to refresh it.
+"""
+
+from __future__ import annotations
+
+from ..finetune import BASELINE, BASELINE_RECIPE, FINETUNE_RECIPE
+from .spec import DataSelection, ExperimentSpec
+
+FINETUNE_SEEDS = (0, 1, 2)
+
+SPECS: tuple[ExperimentSpec, ...] = (
+    ExperimentSpec(
+        name="baseline",
+        kind="train",
+        description="VGG16-BN at width 1/4 trained from scratch with BASELINE_RECIPE (16 epochs, all training "
+        "images): the plain model every fine-tune starts from",
+        recipe=BASELINE_RECIPE,
+        model=BASELINE,
+        seeds=(0,),
+        saved_seed=0,
+        notebooks=("01_vgg16_baseline", "02_squeeze_excitation", "03_spatial_attention", "04_dynamic_convolution"),
+    ),
+    ExperimentSpec(
+        name="se-finetune",
+        kind="finetune",
+        description="SE inserted near identity into the baseline vs the plain baseline, fine-tuned 2 epochs",
+        recipe=FINETUNE_RECIPE.replace(epochs=2),
+        start_from="baseline",
+        attention="se",
+        seeds=FINETUNE_SEEDS,
+        data=DataSelection(train_per_class=300, test_per_class=200),
+        saved_seed=0,
+        notebooks=("02_squeeze_excitation",),
+    ),
+    ExperimentSpec(
+        name="se-scratch",
+        kind="scratch",
+        description="VGG16-BN width 1/4 with SE vs without, both trained from scratch for 5 epochs",
+        recipe=BASELINE_RECIPE.replace(epochs=5, batch_size=128, eval_every=1, tta_flip=False),
+        model=BASELINE,
+        attention="se",
+        seeds=FINETUNE_SEEDS,
+        data=DataSelection(train_per_class=300, test_per_class=200),
+        saved_seed=0,
+        notebooks=("02_squeeze_excitation",),
+    ),
+    ExperimentSpec(
+        name="spatial-finetune",
+        kind="finetune",
+        description="spatial attention inserted near identity into the baseline vs the plain baseline, "
+        "fine-tuned 2 epochs",
+        recipe=FINETUNE_RECIPE.replace(epochs=2, eval_every=2),
+        start_from="baseline",
+        attention="spatial",
+        seeds=FINETUNE_SEEDS,
+        data=DataSelection(train_per_class=200, test_per_class=200),
+        saved_seed=0,
+        notebooks=("03_spatial_attention",),
+    ),
+    ExperimentSpec(
+        name="spatial-finetune-careless",
+        kind="finetune",
+        description="spatial attention inserted with the article's init (random 7x7 weights, no bias), "
+        "fine-tuned 2 epochs; its control is spatial-finetune's plain arm (same seeds, data and recipe)",
+        recipe=FINETUNE_RECIPE.replace(epochs=2, eval_every=2),
+        start_from="baseline",
+        attention="spatial",
+        near_identity=False,
+        arms=("attention",),
+        seeds=FINETUNE_SEEDS,
+        data=DataSelection(train_per_class=200, test_per_class=200),
+        saved_seed=0,
+        notebooks=("03_spatial_attention",),
+    ),
+    ExperimentSpec(
+        name="dynamic-finetune",
+        kind="finetune",
+        description="dynamic convolution (K=4, temperature 30 -> 1) in the last conv of each block vs the "
+        "plain baseline, fine-tuned 2 epochs",
+        recipe=FINETUNE_RECIPE.replace(epochs=2),
+        start_from="baseline",
+        attention="dynamic",
+        attention_options=(("num_kernels", 4),),
+        seeds=FINETUNE_SEEDS,
+        data=DataSelection(train_per_class=200, test_per_class=100),
+        saved_seed=0,
+        notebooks=("04_dynamic_convolution",),
+    ),
+    ExperimentSpec(
+        name="smoke-finetune",
+        kind="finetune",
+        description="a seconds-long SE fine-tune (1,000 images, 2 epochs, one seed) that `make test` reruns to "
+        "check that the store's results reproduce",
+        recipe=FINETUNE_RECIPE.replace(epochs=2),
+        start_from="baseline",
+        attention="se",
+        arms=("attention",),
+        seeds=(0,),
+        data=DataSelection(train_per_class=100, test_per_class=100),
+    ),
+)
+
+_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+def spec_names() -> list[str]:
+    return list(_BY_NAME)
+
+
+def get_spec(name: str) -> ExperimentSpec:
+    """The registered spec called `name`; an unknown name is a ValueError that lists the names."""
+    if not isinstance(name, str):
+        raise TypeError(f"an experiment name is a string, got {type(name).__name__} {name!r}")
+    if name not in _BY_NAME:
+        raise ValueError(f"no experiment called {name!r}; the experiments are: {', '.join(_BY_NAME)} "
+                         f"(python -m vggattn experiments list)")  # fmt: skip
+    return _BY_NAME[name]
