@@ -10,7 +10,7 @@ STAMP     := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL     := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: install run test unit nbval notebooks lab clean
+.PHONY: install run test unit nbval notebooks experiments lab clean
 
 install: $(STAMP)
 
@@ -37,12 +37,16 @@ nbval: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) -m vggattn.notebook_runner --inplace $(NOTEBOOKS)
 
+## experiments: compute every stored result that is missing or stale (what the notebooks load; resumable)
+experiments: $(STAMP)
+	$(PY) -m vggattn experiments run --all
+
 ## lab: open JupyterLab on notebooks/
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
 
 ## clean: remove the environment, caches and results (not the notebooks, not a downloaded dataset)
 clean:
-	rm -rf $(VENV) results runs .pytest_cache data/cache data/checkpoints
+	rm -rf $(VENV) results runs .pytest_cache data/cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	find . -name .ipynb_checkpoints -type d -prune -exec rm -rf {} +

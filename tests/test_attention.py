@@ -359,6 +359,15 @@ def test_dynamic_parameter_count_and_temperature() -> None:
     assert module.temperature == 1.0
     with pytest.raises(ValueError, match="temperature must be a number > 0"):
         module.set_temperature(-1)
+    for not_finite in (float("nan"), float("inf")):  # a NaN temperature made every output NaN, silently
+        with pytest.raises(ValueError, match="temperature must be a number > 0 and finite"):
+            module.set_temperature(not_finite)
+        with pytest.raises(ValueError, match="and finite"):
+            DynamicConv2d(8, 8, 3, temperature=not_finite)
+        with pytest.raises(ValueError, match="temperatures must be finite numbers > 0"):
+            temperature_schedule(0, 10, start=not_finite)
+    with pytest.raises(TypeError, match="temperature must be a number"):
+        module.set_temperature("hot")
 
 
 def test_high_temperature_gives_near_uniform_attention() -> None:
@@ -372,7 +381,7 @@ def test_temperature_schedule_is_linear_then_flat() -> None:
     assert temperature_schedule(5, 10) == 15.5
     assert temperature_schedule(10, 10) == temperature_schedule(50, 10) == 1.0
     assert math.isclose(temperature_schedule(2.5, 10, start=11.0, end=1.0), 8.5)
-    with pytest.raises(ValueError, match="epoch must be >= 0"):
+    with pytest.raises(ValueError, match="epoch must be a finite number >= 0"):
         temperature_schedule(-1, 10)
     with pytest.raises(ValueError, match="total_epochs must be >= 1"):
         temperature_schedule(0, 0)

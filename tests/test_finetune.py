@@ -1,4 +1,4 @@
-"""The fine-tune protocol: cached baseline, attention insertion near identity, the fair comparison and its verdict."""
+"""The fine-tune protocol: attention insertion near identity, the fair comparison and its verdict."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from vggattn import finetune
 from vggattn.attention import DynamicConv2d
 from vggattn.finetune import (
+    FINETUNE_RECIPE,
     Comparison,
     FinetuneRun,
     compare_finetune,
     insert_attention,
-    pretrained_baseline,
-    recipe_hash,
     temperature_annealing,
 )
 from vggattn.models import ATTENTION_KINDS, attention_modules, build_vgg
@@ -136,7 +134,7 @@ def test_compare_finetune_runs_both_arms_with_the_same_seeds(tiny_cifar):
     baseline = tiny_baseline(tiny_cifar)
     before = {key: value.clone() for key, value in baseline.state_dict().items()}
     result = compare_finetune(baseline, "se", train_data=tiny_cifar, test_data=tiny_cifar, seeds=(0, 1), epochs=1,
-                              recipe={"batch_size": 50}, progress=False, device="cpu")  # fmt: skip
+                              recipe=FINETUNE_RECIPE.replace(batch_size=50), progress=False, device="cpu")  # fmt: skip
 
     order = [(run.arm, run.seed) for run in result.runs]
     assert order == [("attention", 0), ("plain", 0), ("attention", 1), ("plain", 1)]
@@ -152,44 +150,6 @@ def test_compare_finetune_runs_both_arms_with_the_same_seeds(tiny_cifar):
         compare_finetune(baseline, "se", train_data=tiny_cifar, test_data=tiny_cifar, seeds=(), progress=False)
 
 
-# ------------------------------------------------------------------------------------------------ baseline
-
-
-@pytest.fixture
-def tiny_protocol(monkeypatch, tmp_path):
-    """The baseline protocol shrunk to a tiny model and one epoch, caching into tmp_path."""
-    monkeypatch.setenv("VGGATTN_CHECKPOINTS", str(tmp_path))
-    monkeypatch.setattr(finetune, "BASELINE", TINY_BASELINE)
-    recipe = {**finetune.BASELINE_RECIPE, "epochs": 1, "batch_size": 50}
-    monkeypatch.setattr(finetune, "BASELINE_RECIPE", recipe)
-    return tmp_path
-
-
-def test_pretrained_baseline_trains_once_then_loads(tiny_cifar, tiny_protocol):
-    data = (tiny_cifar, tiny_cifar)
-    trained, info = pretrained_baseline(data, progress=False, device="cpu")
-    assert not info.loaded and (tiny_protocol / finetune.BASELINE_FILE).is_file()
-    assert info.train_images == 200 and info.train_seconds > 0 and info.recipe_hash == recipe_hash()
-
-    loaded, loaded_info = pretrained_baseline(data, progress=False, device="cpu")
-    assert loaded_info.loaded and loaded_info.test_acc == info.test_acc and not loaded.training
-    assert loaded_info.history.to_dicts() == info.history.to_dicts() and len(info.history) == 1
-    assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), loaded.state_dict().values()))
-    assert pretrained_baseline(data, force=True, progress=False, device="cpu")[1].loaded is False
-
-
-def test_a_stale_cached_baseline_is_retrained(tiny_cifar, tiny_protocol, monkeypatch, capsys):
-    data = (tiny_cifar, tiny_cifar)
-    pretrained_baseline(data, progress=False, device="cpu")
-    old_hash = recipe_hash()
-    monkeypatch.setitem(finetune.BASELINE_RECIPE, "lr", 0.01)
-    assert recipe_hash() != old_hash
-
-    _, info = pretrained_baseline(data, progress=True, device="cpu")
-    assert not info.loaded and info.recipe_hash == recipe_hash()
-    assert "is stale (it was trained with another recipe)" in capsys.readouterr().out
-
-
 def test_the_protocol_can_start_from_imagenet_weights(tiny_cifar, monkeypatch, seed_and_one_thread):
     """Online, `build_vgg(..., weights="IMAGENET1K_V1")` is the starting point; here torchvision's random VGG11-BN
     stands in for the download."""
@@ -202,5 +162,5 @@ def test_the_protocol_can_start_from_imagenet_weights(tiny_cifar, monkeypatch, s
     inserted, report = insert_attention(start, "se")
     assert report.initialised and all(".se" in key for key in report.initialised)
     result = compare_finetune(start, "se", train_data=tiny_cifar.subset_per_class(4), test_data=tiny_cifar.subset_per_class(2),
-                              seeds=(0,), epochs=1, recipe={"batch_size": 20}, progress=False, device="cpu")  # fmt: skip
+                              seeds=(0,), epochs=1, recipe=FINETUNE_RECIPE.replace(batch_size=20), progress=False, device="cpu")  # fmt: skip
     assert [run.arm for run in result.runs] == ["attention", "plain"]

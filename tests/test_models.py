@@ -213,6 +213,8 @@ def test_backbone_keys_do_not_move_when_attention_is_added() -> None:
         (dict(attention="se", placement="middle"), "must be one of"),
         (dict(width=0), "width must be a number > 0"),
         (dict(width=-1.0), "width must be a number > 0"),
+        (dict(width=float("nan")), "width must be a number > 0 and finite"),
+        (dict(width=float("inf")), "width must be a number > 0 and finite"),
         (dict(width=0.005), r"round\(64 \* width\) = 0 channels"),
         (dict(attention="se", blocks=(0, 3)), "blocks must be distinct block numbers from 1 to 5"),
         (dict(attention="se", blocks=(6,)), "blocks must be distinct block numbers from 1 to 5"),
@@ -366,3 +368,25 @@ def test_peak_train_memory_is_measured_in_a_fresh_process() -> None:
         pytest.skip("no peak-RSS reading on this platform")
     # the weights alone (x3 with gradients and momentum) are at least 3 * 4 bytes per parameter
     assert peak >= 3 * 4 * count_parameters(build_vgg(16, True, 0.0625, head="cifar"))
+
+
+@pytest.mark.parametrize(
+    ("x", "error", "message"),
+    [
+        (torch.zeros(2, 3, 16, 16), ValueError, r"halves the map 5 times, so its input must be at least 32x32, got 16x16"),
+        (torch.zeros(2, 3, 32, 32, dtype=torch.uint8), TypeError, r"float images, normalised, got torch.uint8: .*normalize"),
+        (torch.zeros(2, 32, 32, 3), ValueError, r"3 colour channels .* need x.permute\(0, 3, 1, 2\)"),
+        (torch.zeros(3, 32, 32), ValueError, r"4-D batch .* x.unsqueeze\(0\)"),
+        ([[0.0]], TypeError, "expects a tensor of images"),
+    ],
+)
+def test_the_model_checks_its_input_and_says_how_to_fix_it(x, error, message):
+    model = build_vgg(16, True, 1 / 16, head="cifar")
+    with pytest.raises(error, match=message):
+        model(x)
+
+
+def test_the_smallest_input_follows_the_depth_of_pooling():
+    model = build_vgg(11, True, 1 / 16, head="cifar")
+    assert model.smallest_input == 32
+    assert model(torch.zeros(1, 3, 32, 40)).shape == (1, 10)

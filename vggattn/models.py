@@ -14,6 +14,7 @@ the key of the conv it replaces. So a torchvision state_dict fits a plain model 
 from __future__ import annotations
 
 import json
+import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -92,7 +93,33 @@ class VGG(nn.Module):
         self.config = config
         self.layer_block = layer_block
 
+    @property
+    def smallest_input(self) -> int:
+        """The smallest height and width the network takes: each max-pool halves the map, 5 of them need 32."""
+        return 2 ** sum(isinstance(module, nn.MaxPool2d) for module in self.features)
+
+    def check_input(self, x: object) -> None:
+        """Raise a clear error for what the layers would reject deep inside (or, for uint8, compute wrongly)."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"VGG expects a tensor of images (B, 3, H, W), got {type(x).__name__}")
+        if x.dim() != 4:
+            raise ValueError(f"VGG expects a 4-D batch (B, 3, H, W), got shape {tuple(x.shape)}; "
+                             f"add a batch dimension with x.unsqueeze(0) for one image")  # fmt: skip
+        if not x.is_floating_point():
+            raise TypeError(f"VGG expects float images, normalised, got {x.dtype}: convert uint8 images with "
+                            f"vggattn.data.normalize(images) (scales to [0, 1], then subtracts the CIFAR-10 mean "
+                            f"and divides by its std)")  # fmt: skip
+        if x.shape[1] != 3:
+            raise ValueError(f"VGG expects 3 colour channels (B, 3, H, W), got {x.shape[1]} (shape {tuple(x.shape)})"
+                             f"{'; images in (B, H, W, 3) order need x.permute(0, 3, 1, 2)' if x.shape[-1] == 3 else ''}")
+        smallest = self.smallest_input
+        if x.shape[2] < smallest or x.shape[3] < smallest:
+            raise ValueError(f"this VGG halves the map {smallest.bit_length() - 1} times, so its input must be at "
+                             f"least {smallest}x{smallest}, got {x.shape[2]}x{x.shape[3]}; resize the images "
+                             f"(e.g. torch.nn.functional.interpolate) to at least {smallest}x{smallest}")  # fmt: skip
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
         x = self.features(x)  # (B, 3, H, W) -> (B, C5, H / 32, W / 32)
         x = self.avgpool(x)  # -> (B, C5, 7, 7) imagenet head, (B, C5, 1, 1) cifar head
         return self.classifier(torch.flatten(x, 1))  # -> (B, num_classes)
@@ -255,8 +282,11 @@ def build_vgg(
     check_choice("depth", depth, CFGS)
     if not isinstance(batch_norm, bool):
         raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or width <= 0:
-        raise ValueError(f"width must be a number > 0 (1.0 is torchvision's VGG, 0.25 the CPU net), got {width!r}")
+    if isinstance(width, bool) or not isinstance(width, (int, float)):
+        raise TypeError(f"width must be a number > 0 (1.0 is torchvision's VGG, 0.25 the CPU net), got {width!r}")
+    if not math.isfinite(width) or width <= 0:
+        raise ValueError(f"width must be a number > 0 and finite (1.0 is torchvision's VGG, 0.25 the CPU net), "
+                         f"got {width!r}")
     if scaled_channels(64, width) < 1:
         raise ValueError(
             f"width={width} gives round(64 * width) = 0 channels in the first block; use width >= 1/64"

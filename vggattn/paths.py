@@ -7,7 +7,7 @@ all students at one shared copy:
 | ----------- | ------------------------ | --------------------- |
 | data        | `<project>/data`         | `VGGATTN_DATA`        |
 | results     | `<project>/results`      | `VGGATTN_RESULTS`     |
-| checkpoints | `<project>/data/checkpoints` | `VGGATTN_CHECKPOINTS` |
+| experiment store | `<project>/experiments` | `VGGATTN_EXPERIMENTS` |
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ def cache_dir() -> Path:
     return project_root() / "data" / "cache"
 
 
-def checkpoint_dir() -> Path:
-    """Where checkpoints shared between notebooks live (the cached baseline)."""
-    return _from_env("VGGATTN_CHECKPOINTS", project_root() / "data" / "checkpoints")
+def experiments_dir() -> Path:
+    """The experiment store: the committed results (and few models) the notebooks load (`vggattn.experiments`)."""
+    return _from_env("VGGATTN_EXPERIMENTS", project_root() / "experiments")
 
 
 def results_dir() -> Path:

@@ -148,10 +148,10 @@ def temperature_schedule(epoch: float, total_epochs: int, start: float = 30.0, e
     fractional epoch (epoch + step / steps_per_epoch) anneals per step.
     """
     check_int("total_epochs", total_epochs)
-    if epoch < 0:
-        raise ValueError(f"epoch must be >= 0, got {epoch}")
-    if start <= 0 or end <= 0:
-        raise ValueError(f"temperatures must be > 0, got start={start}, end={end}")
+    if not math.isfinite(epoch) or epoch < 0:
+        raise ValueError(f"epoch must be a finite number >= 0, got {epoch}")
+    if not (math.isfinite(start) and math.isfinite(end)) or start <= 0 or end <= 0:
+        raise ValueError(f"temperatures must be finite numbers > 0, got start={start}, end={end}")
     return start + (end - start) * min(epoch, total_epochs) / total_epochs
 
 
@@ -245,8 +245,10 @@ class DynamicConv2d(nn.Module):
 
     def set_temperature(self, temperature: float) -> None:
         """Set the softmax temperature T (> 0); see `temperature_schedule`."""
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
-            raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+            raise TypeError(f"temperature must be a number > 0, got {type(temperature).__name__} {temperature!r}")
+        if not math.isfinite(temperature) or temperature <= 0:
+            raise ValueError(f"temperature must be a number > 0 and finite, got {temperature!r}")
         self.temperature = float(temperature)
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:

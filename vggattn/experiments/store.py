@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +35,7 @@ STATES = ("fresh", "stale", "missing")
 
 def store_root() -> Path:
     """`<project>/experiments`, or `$VGGATTN_EXPERIMENTS` (the tests use a temporary store)."""
-    value = os.environ.get("VGGATTN_EXPERIMENTS")
-    return Path(value).expanduser() if value else paths.project_root() / "experiments"
+    return paths.experiments_dir()
 
 
 def result_folder(name: str) -> Path:

@@ -1,0 +1,159 @@
+"""The experiment store's machinery on tiny specs: run, store, load, stale detection, resume, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from vggattn.__main__ import main
+from vggattn.experiments import registry, runner, store
+from vggattn.experiments.spec import DataSelection, ExperimentSpec
+from vggattn.finetune import BASELINE_RECIPE, FINETUNE_RECIPE
+from vggattn.train import fit
+
+TINY_MODEL = dict(depth=11, batch_norm=True, width=1 / 16, head="cifar", num_classes=10)
+TINY_SPECS = (
+    ExperimentSpec(name="tiny-base", kind="train", description="tiny plain model", model=TINY_MODEL,
+                   recipe=BASELINE_RECIPE.replace(epochs=2, batch_size=50, eval_every=1), saved_seed=0),
+    ExperimentSpec(name="tiny-se", kind="finetune", description="SE into tiny-base", start_from="tiny-base",
+                   attention="se", recipe=FINETUNE_RECIPE.replace(epochs=1, batch_size=50), seeds=(0, 1),
+                   data=DataSelection(train_per_class=10, test_per_class=5), saved_seed=1),
+    ExperimentSpec(name="tiny-scratch", kind="scratch", description="SE vs plain from scratch", model=TINY_MODEL,
+                   attention="spatial", recipe=BASELINE_RECIPE.replace(epochs=1, batch_size=50, eval_every=1)),
+)  # fmt: skip
+
+pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
+
+
+@pytest.fixture
+def tiny_store(tmp_path, monkeypatch, tiny_cifar):
+    """The registry replaced by TINY_SPECS, the store and runs/ in tmp_path, the data by `tiny_cifar`."""
+    monkeypatch.chdir(tmp_path)  # no pyproject above: the project root (experiments/, runs/) is tmp_path
+    monkeypatch.delenv("VGGATTN_EXPERIMENTS", raising=False)
+    monkeypatch.setattr(registry, "SPECS", TINY_SPECS)
+    monkeypatch.setattr(registry, "_BY_NAME", {spec.name: spec for spec in TINY_SPECS})
+    monkeypatch.setattr("vggattn.experiments.cli.SPECS", TINY_SPECS)
+    monkeypatch.setattr(runner, "load_cifar10_splits", lambda: (tiny_cifar, tiny_cifar))
+    return tmp_path / "experiments"
+
+
+def test_a_finetune_runs_its_start_model_first_then_both_arms(tiny_store, capsys):
+    result = runner.run_experiment("tiny-se", progress=True)
+    out = capsys.readouterr().out
+    assert "tiny-se starts from tiny-base, which is not fresh: running it first" in out
+    assert (tiny_store / "tiny-base" / "model.pt").is_file() and (tiny_store / "tiny-se" / "result.json").is_file()
+    assert [(run.arm, run.seed) for run in result.runs] == [("attention", 0), ("plain", 0), ("attention", 1),
+                                                            ("plain", 1)]  # fmt: skip
+    comparison = result.comparison()
+    assert len(comparison.arm("attention")) == 2 and comparison.baseline_acc == result.start_acc
+    assert result.record["added_parameters"] > 0
+    model = result.model()
+    assert model.config["attention"] == "se" and not model.training
+    for spec in TINY_SPECS[:2]:
+        assert store.status(spec)[0] == "fresh"
+
+
+def test_provenance_names_code_machine_data_and_time(tiny_store):
+    result = runner.run_experiment("tiny-base", progress=False)
+    p = json.loads((tiny_store / "tiny-base" / "result.json").read_text())["provenance"]
+    for key in ("spec_hash", "package_version", "git_commit", "torch_version", "cpu_model", "cpu_flags", "threads",
+                "device", "precision", "wall_seconds", "date", "command"):  # fmt: skip
+        assert key in p, key
+    assert p["data_source"]["train_images"] == 200 and len(p["data_source"]["fingerprint"]) == 16
+    assert p["command"] == "python -m vggattn experiments run tiny-base"
+    assert "computed on" in result.describe() and "by `python -m vggattn experiments run tiny-base`" in result.describe()
+
+
+def test_load_or_run_loads_a_fresh_result_and_says_where_it_came_from(tiny_store, capsys, tiny_cifar):
+    runner.run_experiment("tiny-base", progress=False)
+    capsys.readouterr()
+    loaded = runner.load_or_run("tiny-base", data=(tiny_cifar, tiny_cifar))
+    out = capsys.readouterr().out
+    assert "tiny-base: loaded from experiments/tiny-base/" in out and "note:" not in out
+    other = tiny_cifar.subset_per_class(10)  # other data: loaded all the same, with a note and the command
+    runner.load_or_run("tiny-base", data=(other, other))
+    assert "differ from the data of this result; `python -m vggattn experiments run tiny-base --force`" in (
+        capsys.readouterr().out
+    )
+    assert loaded.final_acc == loaded.runs[0].history.final.test_acc
+
+
+def test_a_changed_spec_is_stale_and_so_is_everything_built_on_it(tiny_store, monkeypatch):
+    runner.run_experiment("tiny-se", progress=False)
+    changed = TINY_SPECS[0].__class__(**{**TINY_SPECS[0].__dict__, "recipe": TINY_SPECS[0].recipe.replace(lr=0.1)})
+    monkeypatch.setitem(registry._BY_NAME, "tiny-base", changed)
+    state, reason = store.status(changed)
+    assert state == "stale" and "recipe.lr: 0.2 -> 0.1" in reason
+    assert store.status(TINY_SPECS[1])[0] == "stale"  # its start model's spec changed
+
+
+def test_load_or_run_runs_a_missing_result(tiny_store, capsys):
+    result = runner.load_or_run("tiny-base", progress=False)
+    out = capsys.readouterr().out
+    assert "tiny-base has no stored result" in out and "Running it now" in out and "training images" in out
+    assert store.status(TINY_SPECS[0])[0] == "fresh" and len(result.runs) == 1
+
+
+def test_an_interrupted_run_continues_where_it_stopped(tiny_store, monkeypatch):
+    """Ctrl-C after the first epoch, then the same command: the same history as an uninterrupted run."""
+    uninterrupted = runner.run_experiment("tiny-base", progress=False).runs[0].history
+    (tiny_store / "tiny-base" / "result.json").unlink()
+    for folder in (tiny_store.parent / "runs").rglob("last.pt"):
+        folder.unlink()
+
+    def interrupted_fit(*args, **kwargs):
+        fit(*args, **kwargs, stop_after=1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "fit", interrupted_fit)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_experiment("tiny-base", progress=False)
+    assert store.status(TINY_SPECS[0])[0] == "missing"
+    monkeypatch.setattr(runner, "fit", fit)
+    resumed = runner.run_experiment("tiny-base", progress=False).runs[0].history
+    assert [r.train_loss for r in resumed] == [r.train_loss for r in uninterrupted]
+    assert resumed.final.test_acc == uninterrupted.final.test_acc
+
+
+def test_a_scratch_comparison_trains_both_arms_from_scratch(tiny_store):
+    result = runner.run_experiment("tiny-scratch", progress=False)
+    assert [run.arm for run in result.runs] == ["attention", "plain"] and result.start_acc is None
+    assert result.record["added_parameters"] == 5 * 98 and result.record["model_file"] is None
+    with pytest.raises(ValueError, match="stores no model"):
+        result.model()
+
+
+def test_cli_list_status_and_run(tiny_store, capsys):
+    assert main(["experiments", "list"]) == 0
+    assert "tiny-se" in capsys.readouterr().out
+    assert main(["experiments", "run", "tiny-base", "--no-progress"]) == 0
+    assert main(["experiments", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-base" in out and "fresh" in out and "missing" in out
+    assert "refresh: python -m vggattn experiments run tiny-se --force" in out
+    assert main(["experiments", "run", "tiny-base"]) == 0  # fresh: nothing to do
+    assert "nothing to do (add --force" in capsys.readouterr().out
+
+
+def test_cli_names_are_checked_before_anything_trains(tiny_store, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["experiments", "run", "tiny-base", "nope"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "no experiment called 'nope'; the experiments are: tiny-base, tiny-se, tiny-scratch" in err
+    assert not (tiny_store / "tiny-base").exists()
+    with pytest.raises(SystemExit):
+        main(["experiments", "run"])
+    assert "name one or more experiments, or give --all" in capsys.readouterr().err
+
+
+def test_bad_specs_are_refused():
+    with pytest.raises(ValueError, match="a finetune needs start_from"):
+        ExperimentSpec(name="x", kind="finetune", description="", recipe=FINETUNE_RECIPE, attention="se")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        ExperimentSpec(name="x", kind="guess", description="", recipe=FINETUNE_RECIPE, model=TINY_MODEL)
+    with pytest.raises(TypeError, match="recipe must be a TrainConfig"):
+        ExperimentSpec(name="x", kind="train", description="", recipe={"epochs": 1}, model=TINY_MODEL)
+    with pytest.raises(ValueError, match="saved_seed 5 is not one of the seeds"):
+        ExperimentSpec(name="x", kind="train", description="", recipe=FINETUNE_RECIPE, model=TINY_MODEL, saved_seed=5)
