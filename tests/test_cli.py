@@ -82,9 +82,60 @@ def test_resume_and_the_run_folder_guard(image_folder, tmp_path, capsys):
     assert "already holds a run: add --resume" in capsys.readouterr().err
     assert main(tiny_train_args(image_folder, out, "--resume")) == 0  # already complete: nothing more to do
     assert len(json.loads((out / "history.json").read_text())) == 2
+    assert "is complete (2 of 2 epochs): nothing to do" in capsys.readouterr().out  # and says it wrote nothing
     with pytest.raises(SystemExit):
         main(tiny_train_args(image_folder, out, "--resume", "--lr", "0.5"))
-    assert "cannot resume from last.pt: the run differs (lr: checkpoint" in capsys.readouterr().err
+    assert "--lr 0.5 (the run has 0.2)" in capsys.readouterr().err
+
+
+def test_resume_needs_only_the_folder_and_continues_exactly(image_folder, tmp_path, monkeypatch, capsys):
+    """Interrupted by Ctrl-C after epoch 1: one line says how to go on; `--out X --resume` alone finishes the
+    run with the history of an uninterrupted one."""
+    from vggattn import __main__ as cli
+    from vggattn.train import fit as real_fit
+
+    full = tmp_path / "full"
+    assert main(tiny_train_args(image_folder, full, "--attention", "se")) == 0
+
+    def interrupted_fit(*args, **kwargs):
+        real_fit(*args, **kwargs, stop_after=1)
+        raise KeyboardInterrupt
+
+    out = tmp_path / "cut"
+    monkeypatch.setattr(cli, "fit", interrupted_fit)
+    assert main(tiny_train_args(image_folder, out, "--attention", "se")) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after 1 finished epoch(s); continue with: python -m vggattn train --out cut --resume" in err
+    assert "Traceback" not in err
+    monkeypatch.setattr(cli, "fit", real_fit)
+    assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
+    assert "resuming the run in cut after epoch 1 of 2" in capsys.readouterr().out
+    resumed, uninterrupted = (json.loads((folder / "history.json").read_text()) for folder in (out, full))
+    assert [row["train_loss"] for row in resumed] == [row["train_loss"] for row in uninterrupted]
+
+
+def test_unusable_out_and_checkpoints_fail_before_any_work(image_folder, tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    with pytest.raises(SystemExit) as exit_:
+        main(tiny_train_args(image_folder, a_file))
+    assert exit_.value.code == 2 and "is a file, not a folder" in capsys.readouterr().err
+    for name, content in (("empty.pt", b""), ("cut.pt", b"PK\x03\x04 truncated"), ("junk.pt", bytes([253]) * 64)):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(SystemExit):
+            main(["train", "--attention", "se", "--finetune-from", str(tmp_path / name), "--out", str(tmp_path / "x")])
+        err = capsys.readouterr().err
+        assert name in err and ("is empty (0 bytes)" in err or "is not a readable checkpoint" in err), err
+        assert "Traceback" not in err and not (tmp_path / "x").exists()
+
+
+def test_test_subset_and_evaluation_every_epoch_for_a_chosen_length(image_folder, tmp_path):
+    out = tmp_path / "short"
+    assert main(tiny_train_args(image_folder, out, "--test-subset-per-class", "1", "--threads", "1")) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert all(row["test_acc"] is not None for row in history)  # --epochs given: every epoch is scored
+    run = json.loads((out / "run.json").read_text())
+    assert run["test_subset_per_class"] == 1 and run["recipe"]["eval_every"] == 1
 
 
 def test_finetune_from_a_plain_checkpoint(image_folder, tmp_path, capsys):
@@ -115,3 +166,13 @@ def test_bad_values_are_usage_errors_not_tracebacks(image_folder, tmp_path, caps
     with pytest.raises(SystemExit):
         main(["train", "--attention", "transformer"])
     assert "invalid choice: 'transformer'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("benchmark", ["allocator", "data", "dynamic", "engine", "models"])
+def test_every_benchmark_shows_its_own_help(benchmark, capsys):
+    from vggattn.bench.__main__ import main as bench_main
+
+    with pytest.raises(SystemExit) as exit_:
+        bench_main([benchmark, "--help"])
+    assert exit_.value.code == 0
+    assert f"usage: python -m vggattn.bench {benchmark}" in capsys.readouterr().out

@@ -56,15 +56,21 @@ class AttentionKind(NamedTuple):
     placements: tuple[str, ...]
     default_placement: str  # the source article's (CBAM: where SE goes)
     options: tuple[str, ...]  # the keyword arguments build_vgg passes on to the module
+    summary: str = ""  # what it is, in a few words (the command line's help)
 
 
 ATTENTION_KINDS: dict[str, AttentionKind] = {
-    "se": AttentionKind(GATE_PLACEMENTS, "block_end", ("reduction", "min_hidden", "bias")),
-    "spatial": AttentionKind(GATE_PLACEMENTS, "after_pool", ("kernel_size", "bias")),
-    "cbam": AttentionKind(GATE_PLACEMENTS, "block_end", ("reduction", "kernel_size", "min_hidden", "bias")),
-    "dynamic": AttentionKind(CONV_PLACEMENTS, "last_conv", ("num_kernels", "reduction", "temperature", "min_hidden")),
-    "seed_dynamic": AttentionKind(CONV_PLACEMENTS, "last_conv", ("reduction", "min_hidden")),
-}
+    "se": AttentionKind(GATE_PLACEMENTS, "block_end", ("reduction", "min_hidden", "bias"),
+                        "Squeeze-and-Excitation, a gate per channel"),
+    "spatial": AttentionKind(GATE_PLACEMENTS, "after_pool", ("kernel_size", "bias"),
+                             "spatial attention, a gate per pixel"),
+    "cbam": AttentionKind(GATE_PLACEMENTS, "block_end", ("reduction", "kernel_size", "min_hidden", "bias"),
+                          "CBAM, channel then spatial gates"),
+    "dynamic": AttentionKind(CONV_PLACEMENTS, "last_conv", ("num_kernels", "reduction", "temperature", "min_hidden"),
+                             "dynamic convolution, K kernels mixed per image (Chen et al.)"),
+    "seed_dynamic": AttentionKind(CONV_PLACEMENTS, "last_conv", ("reduction", "min_hidden"),
+                                  "the source article's dynamic convolution (a generated kernel, corrected)"),
+}  # fmt: skip
 
 
 class WeightsUnavailableError(RuntimeError):

@@ -48,12 +48,12 @@ BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite: training stopped at `epoch`, `step` with learning rate `lr`."""
 
-    def __init__(self, loss: float, epoch: int, step: int, lr: float) -> None:
+    def __init__(self, loss: float, epoch: int, step: int, lr: float, what: str | None = None) -> None:
         self.loss, self.epoch, self.step, self.lr = loss, epoch, step, lr
+        what = what or f"the loss became {loss} at epoch {epoch}, step {step}"
         super().__init__(
-            f"training diverged: the loss became {loss} at epoch {epoch}, step {step} "
-            f"(learning rate {lr:.4g}). Lower the learning rate, set grad_clip (e.g. 1.0), "
-            f"or turn mixed precision off."
+            f"training diverged: {what} (learning rate {lr:.4g}). Lower the learning rate, set grad_clip "
+            f"(e.g. 1.0), or turn mixed precision off."
         )
 
 
@@ -434,15 +434,32 @@ def load_checkpoint(
         raise FileNotFoundError(
             f"no checkpoint at {paths.display_path(path)}: train first, or give the path of an existing .pt file"
         )
-    checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{_as_given(path)} is empty (0 bytes): the run that wrote it was interrupted, or the "
+                              f"file was copied wrongly; use another checkpoint or train again")  # fmt: skip
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # any bytes torch cannot read: truncated, corrupt, not a checkpoint at all
+        said = str(error).strip().split(". ")[0].splitlines()[0][:100] if str(error).strip() else ""
+        raise CheckpointError(
+            f"{_as_given(path)} is not a readable checkpoint: truncated, corrupt or not a torch file "
+            f"(torch.load: {type(error).__name__}{': ' + said if said else ''}); use another checkpoint, copy it "
+            f"again, or train again"
+        ) from None
     if not isinstance(checkpoint, dict) or "model_state" not in checkpoint:
         raise CheckpointError(
-            f"{path.name} is not a vggattn checkpoint (no 'model_state'); write checkpoints with save_checkpoint"
+            f"{_as_given(path)} is not a vggattn checkpoint (no 'model_state'); write checkpoints with save_checkpoint"
         )
     if model is not None:
         config = checkpoint.get("model_config")
         load_model_state(model, checkpoint["model_state"], source=path.name, model_config=config)
     return checkpoint
+
+
+def _as_given(path: Path) -> str:
+    """A path as the user gave it when it is outside the project (a relative one stays relative)."""
+    inside = paths.display_path(path)
+    return str(path) if inside.startswith("<") else inside
 
 
 def load_model_state(
@@ -564,7 +581,7 @@ class TrainConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}; airbench uses 0.2")
         if not 0.0 < self.warmup < 1.0:
             raise ValueError(f"warmup must be a fraction of the steps in (0, 1), got {self.warmup}")
-        if self.weight_decay < 0 or not 0 <= self.momentum < 1:
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0) or not 0 <= self.momentum < 1:
             raise ValueError(
                 f"need weight_decay >= 0 and 0 <= momentum < 1, got {self.weight_decay} and {self.momentum}"
             )
@@ -850,6 +867,7 @@ def fit(
         test_loss = test_acc = None
         if epoch % config.eval_every == 0 or epoch == epochs or epoch == stop_after:
             test_loss, test_acc = evaluate(model, test_data, device=device, tta_flip=config.tta_flip)
+        _check_finite(model, test_loss, epoch, steps_per_epoch, last_lr)
         record = EpochRecord(
             epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss, test_acc=test_acc,
             seconds=train_seconds, eval_seconds=time.perf_counter() - started - train_seconds,
@@ -871,6 +889,16 @@ def fit(
         if epoch == stop_after:
             break
     return history
+
+
+def _check_finite(model: nn.Module, test_loss: float | None, epoch: int, step: int, lr: float) -> None:
+    """Stop a run whose weights or BatchNorm statistics overflowed: with BatchNorm the training loss can stay
+    finite while the network is already broken (its test loss is NaN)."""
+    if test_loss is not None and not math.isfinite(test_loss):
+        raise TrainingDiverged(test_loss, epoch, step, lr, f"the test loss became {test_loss} after epoch {epoch}")
+    for name, tensor in (*model.named_parameters(), *model.named_buffers()):
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise TrainingDiverged(math.nan, epoch, step, lr, f"{name} holds NaN or inf values after epoch {epoch}")
 
 
 def _load_resume_checkpoint(resume: str | os.PathLike, model: nn.Module, device: torch.device, run: dict) -> dict:

@@ -17,11 +17,16 @@ BENCHMARKS = {
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m vggattn.bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m vggattn.bench", description=__doc__,
+        epilog="`python -m vggattn.bench NAME --help` lists a benchmark's own options.",
+    )  # fmt: skip
     parser.add_argument("benchmark", choices=sorted(BENCHMARKS), help="; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items()))
-    args, rest = parser.parse_known_args(argv)
+    if not argv or argv[0].startswith("-"):
+        parser.parse_args(argv)  # the top-level --help, or the usage error that lists the benchmarks
+    args = parser.parse_args(argv[:1])  # the benchmark's name; the rest, --help included, is the benchmark's
     module = importlib.import_module(f"vggattn.bench.{args.benchmark}")
-    return module.main(rest) or 0
+    return module.main(argv[1:]) or 0
 
 
 if __name__ == "__main__":
