@@ -18,7 +18,7 @@ from torchvision.datasets import cifar as torchvision_cifar
 from vggattn import data, paths
 from vggattn.data import (
     CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, CifarTensors, DataError, augment, batches, denormalize,
-    find_data_root, load_cifar10, load_cifar10_splits, normalize,
+    find_data_root, find_or_download, load_cifar10, load_cifar10_splits, normalize,
 )
 
 TRAIN_PER_CLASS = 4
@@ -30,8 +30,7 @@ def isolated_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No real data or cache: $VGGATTN_DATA unset, the default data and cache folders in tmp_path."""
     monkeypatch.delenv("VGGATTN_DATA", raising=False)
     default_data = tmp_path / "default-data"
-    # like paths.data_dir: $VGGATTN_DATA when set, else the default folder
-    monkeypatch.setattr(paths, "data_dir", lambda: Path(os.environ.get("VGGATTN_DATA") or default_data))
+    monkeypatch.setattr(paths, "data_dir", lambda: default_data)  # the project's data folder
     monkeypatch.setattr(paths, "cache_dir", lambda: tmp_path / "cache")
 
 
@@ -180,7 +179,7 @@ def test_relative_env_path_is_also_tried_from_the_project_root(tmp_path: Path, m
 def test_explicit_root_without_data_does_not_fall_back(tmp_path: Path) -> None:
     write_imagefolder(tmp_path / "default-data")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match=r"<empty> \(root=\): holds neither cifar-10-batches-py/ nor"):
+    with pytest.raises(DataError, match=r"empty \(--data-root / root=\): holds neither cifar-10-batches-py/ nor"):
         find_data_root(tmp_path / "empty")
 
 
@@ -195,9 +194,9 @@ def test_offline_error_names_each_place_and_the_fix(tmp_path: Path, monkeypatch:
     with pytest.raises(DataError) as caught:
         load_cifar10("train")
     message = str(caught.value)
-    assert "<env-data> ($VGGATTN_DATA): holds neither" in message
-    assert "Downloading it into <env-data> failed (URLError: Temporary failure in name resolution)" in message
-    assert "export VGGATTN_DATA=" in message and "root=" in message
+    assert f"{tmp_path / 'env-data'} ($VGGATTN_DATA): holds neither" in message  # the path as typed
+    assert f"Downloading it into {tmp_path / 'env-data'} failed (URLError: Temporary failure" in message
+    assert "export VGGATTN_DATA=" in message and "--data-root" in message and "root=" in message
     assert caught.value.__cause__ is None and caught.value.__suppress_context__  # no urllib traceback chained
 
 
@@ -211,12 +210,54 @@ def test_download_lands_in_the_default_folder_and_is_loaded(
     assert len(train) == 50 and train.source == "canonical CIFAR-10 at <default-data> (train)"
 
 
+def test_a_first_run_online_finds_nothing_downloads_and_loads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trust_fixture_checksums: None) -> None:
+    """A new user: `git clone`, `make run`, with internet, no data and VGGATTN_DATA unset. Notebook 00's data
+    cells make these calls; torchvision's download is replaced by a writer of a tiny canonical archive."""
+    downloads: list[str] = []
+
+    def fake_download(url: str, download_root: str, **kwargs: object) -> None:
+        downloads.append(download_root)
+        write_canonical(Path(download_root))
+
+    monkeypatch.setattr(torchvision_cifar, "download_and_extract_archive", fake_download)
+    notebook = (Path(__file__).resolve().parents[1] / "notebooks" / "00_setup_and_data.ipynb").read_text("utf-8")
+    assert "find_or_download(DATA_ROOT)" in notebook  # the notebook's first data cell downloads, not only looks
+    root, layout = find_or_download(None)  # cell "where the data comes from"
+    train, test = load_cifar10_splits(None)  # cell "the whole dataset as tensors"
+    assert layout == "canonical" and root == tmp_path / "default-data" and len(downloads) == 1
+    assert len(train) == 50 and len(test) == 10
+
+
+def test_a_typo_in_the_data_root_says_does_not_exist_and_creates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def must_not_download(*args: object, **kwargs: object) -> None:
+        raise AssertionError("download attempted")
+
+    monkeypatch.setattr(torchvision_cifar, "download_and_extract_archive", must_not_download)
+    typo = tmp_path / "cifra10"
+    with pytest.raises(DataError, match=r"cifra10 \(--data-root / root=\) does not exist: fix --data-root"):
+        load_cifar10_splits(typo)
+    monkeypatch.setenv("VGGATTN_DATA", str(typo))
+    with pytest.raises(DataError, match=r"cifra10 \(\$VGGATTN_DATA\) does not exist: fix or unset VGGATTN_DATA"):
+        load_cifar10("train")
+    assert not typo.exists()
+
+
+def test_the_project_data_folder_is_searched_even_with_vggattn_data_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_imagefolder(tmp_path / "default-data")
+    (tmp_path / "empty-copy").mkdir()
+    monkeypatch.setenv("VGGATTN_DATA", str(tmp_path / "empty-copy"))
+    assert find_data_root() == (tmp_path / "default-data", "imagefolder")
+
+
 def test_no_download_attempt_when_download_is_false(monkeypatch: pytest.MonkeyPatch) -> None:
     def must_not_download(*args: object, **kwargs: object) -> None:
         raise AssertionError("download attempted")
 
     monkeypatch.setattr(torchvision_cifar, "download_and_extract_archive", must_not_download)
-    only_default = r"Looked in:\n  - <default-data> \(default data folder\): does not exist\nFix:"
+    only_default = r"Looked in:\n  - \S*default-data \(the project's data folder\): does not exist\nFix:"
     with pytest.raises(DataError, match=only_default):
         load_cifar10("train", download=False)
 

@@ -5,13 +5,14 @@ A data root holds CIFAR-10 in one of two layouts:
 - ``"canonical"``: torchvision's ``root/cifar-10-batches-py`` (read with ``torchvision.datasets.CIFAR10``);
 - ``"imagefolder"``: ``root/train/CLASS/*.png|jpg|jpeg`` and ``root/test/CLASS/...``.
 
-The root is looked for in order: an explicit ``root=``, then ``$VGGATTN_DATA``, then ``paths.data_dir()``.
+The root is looked for in order: an explicit ``root=``, then ``$VGGATTN_DATA``, then the project's ``data/``;
+``find_or_download`` downloads the canonical archive when none holds CIFAR-10.
 Each split is decoded once into ``images`` uint8 (N, 3, 32, 32) and ``labels`` int64 (N,), checked
 (the ten CIFAR-10 classes, every image 32x32 RGB) and cached as a ``.pt`` file in ``paths.cache_dir()``;
 the cache is rebuilt when the files change.
 
-Images are decoded with Pillow (as ``torchvision.datasets.ImageFolder`` does): torchvision's own
-``torchvision.io`` decoders are deprecated since torchvision 0.29.
+JPEGs are decoded in one batched ``torchvision.io.decode_jpeg`` call (its deprecation warning silenced),
+PNGs and files that batch rejects with Pillow.
 
 Training batches are augmented on whole batches at once: a random 32x32 crop of the image padded
 with 4 zero pixels on each side, then a horizontal flip with probability 1/2, then
@@ -53,7 +54,8 @@ CACHE_FORMAT = 1  # bump when the cached dict changes shape
 
 FIX_HINT = (
     "Fix: export VGGATTN_DATA=/path/to/cifar10 (a folder holding cifar-10-batches-py/, "
-    "or train/ and test/ with one folder per class), or pass root=... ."
+    "or train/ and test/ with one folder per class), or give that folder as --data-root on the command line "
+    "(root=... in Python)."
 )
 
 
@@ -124,10 +126,10 @@ class CifarTensors:
 
 
 def find_data_root(root: str | os.PathLike | None = None) -> tuple[Path, str]:
-    """The data root and its layout (``"canonical"`` or ``"imagefolder"``).
+    """The data root and its layout (``"canonical"`` or ``"imagefolder"``); looks, never downloads.
 
-    An explicit ``root`` is the only place looked at; without it, ``$VGGATTN_DATA`` and then
-    ``paths.data_dir()``. Raises ``DataError`` naming every place looked at if none holds CIFAR-10.
+    An explicit ``root`` is the only place looked at; without it, ``$VGGATTN_DATA`` and then the project's
+    ``data/`` folder. Raises ``DataError`` naming every place looked at if none holds CIFAR-10.
     """
     candidates = _candidates(root)
     for folder, _origin in candidates:
@@ -137,17 +139,46 @@ def find_data_root(root: str | os.PathLike | None = None) -> tuple[Path, str]:
     raise DataError(_not_found_message(candidates))
 
 
+def find_or_download(root: str | os.PathLike | None = None) -> tuple[Path, str]:
+    """`find_data_root`, and when nothing is found, torchvision's download of the canonical archive (with a
+    progress bar): into ``root`` or ``$VGGATTN_DATA`` when that folder exists, else into the project's ``data/``.
+
+    A ``root`` or ``$VGGATTN_DATA`` that does not exist is reported as such (a typo), and no folder is made.
+    This is the one data entry point of the notebooks and the command line (`load_cifar10` calls it).
+    """
+    try:
+        return find_data_root(root)
+    except DataError:
+        pass
+    candidates = _candidates(root)
+    chosen_folder, origin = candidates[0]
+    if not chosen_folder.is_dir() and origin != "the project's data folder":
+        fix = "fix --data-root (root=... in Python)" if root is not None else "fix or unset VGGATTN_DATA"
+        raise DataError(
+            f"{_shown(chosen_folder)} ({origin}) does not exist: {fix}, or create the folder to download "
+            f"CIFAR-10 into it.\n{_not_found_message(candidates)}"
+        )
+    target = chosen_folder if chosen_folder.is_dir() else paths.data_dir()
+    try:
+        torchvision.datasets.CIFAR10(target, train=True, download=True)
+    except (OSError, RuntimeError) as error:  # offline: URLError (an OSError); a bad checksum: RuntimeError
+        reason = getattr(error, "reason", error)
+        failure = f"Downloading it into {_shown(target)} failed ({type(error).__name__}: {reason}).\n"
+        raise DataError(_not_found_message(candidates, failure)) from None
+    return find_data_root(target)
+
+
 def _candidates(root: str | os.PathLike | None) -> list[tuple[Path, str]]:
     """(folder, where it came from) in the order they are tried, without repeats."""
     if root is not None:
-        return [(Path(root).expanduser(), "root=")]
+        return [(Path(root).expanduser(), "--data-root / root=")]
     tried: list[tuple[Path, str]] = []
     if os.environ.get("VGGATTN_DATA"):
         from_env = Path(os.environ["VGGATTN_DATA"]).expanduser()
         tried.append((from_env, "$VGGATTN_DATA"))
         if not from_env.is_absolute():  # relative to the shell's folder, but a notebook runs in notebooks/
             tried.append((paths.project_root() / from_env, "$VGGATTN_DATA, relative to the project root"))
-    tried.append((paths.data_dir(), "default data folder"))
+    tried.append((paths.data_dir(), "the project's data folder"))
     candidates: list[tuple[Path, str]] = []
     for folder, origin in tried:
         if all(folder.resolve() != seen.resolve() for seen, _ in candidates):
@@ -163,9 +194,14 @@ def _layout(folder: Path) -> str | None:
     return None
 
 
+def _shown(folder: Path) -> str:
+    """A folder as the user typed it, or relative to the project when inside it."""
+    inside = paths.display_path(folder)
+    return str(folder) if inside.startswith("<") else inside
+
+
 def _not_found_message(candidates: list[tuple[Path, str]], download_failure: str = "") -> str:
-    looked = "\n".join(f"  - {paths.display_path(folder)} ({origin}): {_why_empty(folder)}"
-                       for folder, origin in candidates)
+    looked = "\n".join(f"  - {_shown(folder)} ({origin}): {_why_empty(folder)}" for folder, origin in candidates)
     return f"No CIFAR-10 found. Looked in:\n{looked}\n{download_failure}{FIX_HINT}"
 
 
@@ -177,23 +213,6 @@ def _why_empty(folder: Path) -> str:
     return f"holds neither {CANONICAL_FOLDER}/ nor both train/ and test/"
 
 
-def _locate(root: str | os.PathLike | None, download: bool) -> tuple[Path, str]:
-    """``find_data_root``; if nothing is found and ``download``, download into ``root`` or ``paths.data_dir()``."""
-    try:
-        return find_data_root(root)
-    except DataError:
-        if not download:
-            raise
-    target = Path(root).expanduser() if root is not None else paths.data_dir()
-    try:
-        torchvision.datasets.CIFAR10(target, train=True, download=True)
-    except (OSError, RuntimeError) as error:  # offline: URLError (an OSError); a bad checksum: RuntimeError
-        reason = getattr(error, "reason", error)
-        failure = f"Downloading it into {paths.display_path(target)} failed ({type(error).__name__}: {reason}).\n"
-        raise DataError(_not_found_message(_candidates(root), failure)) from None
-    return find_data_root(root)
-
-
 # ----------------------------------------------------------------------------------------------
 # Loading
 
@@ -203,12 +222,11 @@ def load_cifar10(split: str = "train", root: str | os.PathLike | None = None, *,
                  download: bool = True) -> CifarTensors:
     """One split (``"train"`` or ``"test"``) of CIFAR-10 as uint8 tensors.
 
-    Without data on disk and with ``download=True``, downloads the canonical archive into ``root``
-    (or ``paths.data_dir()``). ``subset_per_class=n`` keeps ``n`` images per class
+    Without data on disk and with ``download=True``, downloads the canonical archive (``find_or_download``). ``subset_per_class=n`` keeps ``n`` images per class
     (``CifarTensors.subset_per_class(n, seed=0)``).
     """
     check_choice("split", split, SPLITS)
-    data_root, layout = _locate(root, download)
+    data_root, layout = find_or_download(root) if download else find_data_root(root)
     files = _canonical_files(data_root, split) if layout == "canonical" else _imagefolder_files(data_root, split)
     fingerprint = _fingerprint(data_root, files)
     cache_file = _cache_file(data_root, split, layout)
@@ -233,7 +251,7 @@ def load_cifar10_splits(root: str | os.PathLike | None = None, *, subset_per_cla
                         test_subset_per_class: int | None = None, cache: bool = True,
                         download: bool = True) -> tuple[CifarTensors, CifarTensors]:
     """(train, test) from the same data root; see ``load_cifar10``."""
-    data_root, _layout_name = _locate(root, download)
+    data_root, _layout_name = find_or_download(root) if download else find_data_root(root)
     train = load_cifar10("train", data_root, subset_per_class=subset_per_class, cache=cache, download=False)
     test = load_cifar10("test", data_root, subset_per_class=test_subset_per_class, cache=cache, download=False)
     return train, test

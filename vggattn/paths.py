@@ -5,7 +5,7 @@ all students at one shared copy:
 
 | what        | default                  | override              |
 | ----------- | ------------------------ | --------------------- |
-| data        | `<project>/data`         | `VGGATTN_DATA`        |
+| data        | `<project>/data`, searched after `$VGGATTN_DATA` | `VGGATTN_DATA`        |
 | results     | `<project>/results`      | `VGGATTN_RESULTS`     |
 | experiment store | `<project>/experiments` | `VGGATTN_EXPERIMENTS` |
 """
@@ -36,8 +36,9 @@ def _from_env(variable: str, default: Path) -> Path:
 
 
 def data_dir() -> Path:
-    """The default data root: `$VGGATTN_DATA` if set, else `<project>/data`."""
-    return _from_env("VGGATTN_DATA", project_root() / "data")
+    """The project's own data folder, `<project>/data`: searched after `$VGGATTN_DATA`, and where CIFAR-10 is
+    downloaded when no copy is found (see `vggattn.data.find_or_download`)."""
+    return project_root() / "data"
 
 
 def cache_dir() -> Path:
