@@ -442,9 +442,9 @@ def load_checkpoint(
     except Exception as error:  # any bytes torch cannot read: truncated, corrupt, not a checkpoint at all
         said = str(error).strip().split(". ")[0].splitlines()[0][:100] if str(error).strip() else ""
         raise CheckpointError(
-            f"{_as_given(path)} is not a readable checkpoint: truncated, corrupt or not a torch file "
-            f"(torch.load: {type(error).__name__}{': ' + said if said else ''}); use another checkpoint, copy it "
-            f"again, or train again"
+            f"{_as_given(path)} is not a readable checkpoint: truncated, corrupt or not a torch file of tensors "
+            f"(pickled Python code is never loaded) (torch.load: {type(error).__name__}{': ' + said if said else ''}"
+            f"); use another checkpoint, copy it again, or train again"
         ) from None
     if not isinstance(checkpoint, dict) or "model_state" not in checkpoint:
         raise CheckpointError(
