@@ -424,6 +424,19 @@ def test_a_nan_loss_stops_the_run_with_epoch_step_and_lr(tiny_cifar):
     assert (caught.value.epoch, caught.value.step) == (1, 1)
 
 
+def test_a_huge_lr_with_batchnorm_stops_although_the_training_loss_stays_finite(tiny_cifar):
+    """BatchNorm keeps the training loss finite while the weights and running statistics overflow: the run
+    must stop with the divergence message, not end with a NaN test loss and 10% accuracy."""
+    with pytest.raises(TrainingDiverged, match=r"training diverged: .*(NaN or inf values|test loss became nan)"):
+        fit(tiny_vgg(), tiny_cifar, tiny_cifar, epochs=2, lr=1e6, batch_size=50, **QUIET)
+
+
+def test_non_finite_recipe_values_are_refused():
+    for name in ("lr", "weight_decay", "label_smoothing", "warmup", "momentum", "grad_clip"):
+        with pytest.raises(ValueError, match=name):
+            TrainConfig(**{"epochs": 1, "lr": 0.1, name: math.nan})
+
+
 def test_bad_data_and_settings_give_clear_errors(tiny_cifar):
     no_images = torch.zeros(0, 3, 32, 32, dtype=torch.uint8)
     empty = CifarTensors(no_images, torch.zeros(0, dtype=torch.int64), CIFAR10_CLASSES, "empty")
