@@ -114,6 +114,20 @@ def test_resume_needs_only_the_folder_and_continues_exactly(image_folder, tmp_pa
     assert [row["train_loss"] for row in resumed] == [row["train_loss"] for row in uninterrupted]
 
 
+def test_ctrl_c_before_the_first_epoch_says_nothing_was_saved(image_folder, tmp_path, monkeypatch, capsys):
+    from vggattn import __main__ as cli
+    from vggattn.train import fit as real_fit
+
+    def interrupted_at_once(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "fit", interrupted_at_once)
+    assert main(tiny_train_args(image_folder, tmp_path / "early")) == 130
+    assert "interrupted before the first epoch ended: nothing was saved" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "fit", real_fit)
+    assert main(tiny_train_args(image_folder, tmp_path / "early")) == 0  # the same command starts afresh
+
+
 def test_unusable_out_and_checkpoints_fail_before_any_work(image_folder, tmp_path, capsys):
     a_file = tmp_path / "notes.txt"
     a_file.write_text("not a folder")

@@ -187,7 +187,12 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                       progress=not args.no_progress, out_dir=out, resume=out if args.resume else None,
                       on_epoch_start=temperature_annealing(model, recipe.epochs))  # fmt: skip
     except KeyboardInterrupt:
-        done = load_checkpoint(last)["epoch"] if last.is_file() else 0
+        if not last.is_file():
+            (out / RUN_FILE).unlink(missing_ok=True)  # nothing to resume: the same command starts afresh
+            print("\ninterrupted before the first epoch ended: nothing was saved; give the same command again",
+                  file=sys.stderr)  # fmt: skip
+            return 130
+        done = load_checkpoint(last)["epoch"]
         print(f"\ninterrupted after {done} finished epoch(s); continue with: python -m vggattn train --out "
               f"{_shown(out)} --resume", file=sys.stderr)  # fmt: skip
         return 130
@@ -285,8 +290,9 @@ def _finetune_start(run: dict, model: torch.nn.Module) -> torch.nn.Module:
 
 
 def _shown(path: Path) -> str:
-    """A path as the user typed it, or relative to the project."""
-    return str(path) if not path.is_absolute() else paths.display_path(path).replace("<", "").replace(">", "")
+    """A path relative to the project when inside it, else as the user typed it."""
+    inside = paths.display_path(path)
+    return str(path) if inside.startswith("<") else inside
 
 
 def _run_name(args: argparse.Namespace) -> str:
