@@ -263,7 +263,7 @@ def _canonical_files(data_root: Path, split: str) -> list[Path]:
     files = [data_root / CANONICAL_FOLDER / name for name in [*batch_names, dataset.meta["filename"]]]
     missing = [file.name for file in files if not file.is_file()]
     if missing:
-        raise DataError(f"{paths.display_path(data_root / CANONICAL_FOLDER)} lacks {_join(missing)}. "
+        raise DataError(f"{_shown(data_root / CANONICAL_FOLDER)} lacks {_join(missing)}. "
                         "Fix: delete that folder and download CIFAR-10 again.")
     return files
 
@@ -276,7 +276,7 @@ def _decode_canonical(data_root: Path, split: str) -> tuple[torch.Tensor, torch.
                         "from CIFAR-10's). Fix: delete it and download CIFAR-10 again.") from None
     classes = tuple(dataset.classes)
     if classes != CIFAR10_CLASSES:
-        raise DataError(f"{paths.display_path(data_root / CANONICAL_FOLDER)} lists classes {classes}, "
+        raise DataError(f"{_shown(data_root / CANONICAL_FOLDER)} lists classes {classes}, "
                         f"not CIFAR-10's {CIFAR10_CLASSES}. Fix: point at a CIFAR-10 (not CIFAR-100) copy.")
     images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()  # (N, 32, 32, 3) -> (N, 3, 32, 32)
     return images, torch.tensor(dataset.targets, dtype=torch.int64), classes
@@ -289,7 +289,7 @@ def _first_corrupt_canonical_file(data_root: Path) -> str:
         # torchvision's own checksum test, looked up where CIFAR10 looks it up
         if not torchvision_cifar.check_integrity(str(data_root / CANONICAL_FOLDER / name), md5):
             return _display_file(data_root, data_root / CANONICAL_FOLDER / name)
-    return paths.display_path(data_root / CANONICAL_FOLDER)
+    return _shown(data_root / CANONICAL_FOLDER)
 
 
 def _imagefolder_files(data_root: Path, split: str) -> list[Path]:
@@ -301,7 +301,7 @@ def _imagefolder_files(data_root: Path, split: str) -> list[Path]:
         extra = [name for name in folders if name not in CIFAR10_CLASSES]
         problems = ([f"missing class folder(s) {_join(missing)}"] if missing else []) + \
                    ([f"unexpected folder(s) {_join(extra)}"] if extra else [])
-        raise DataError(f"{paths.display_path(split_dir)}: {'; '.join(problems)}. It must hold exactly one folder "
+        raise DataError(f"{_shown(split_dir)}: {'; '.join(problems)}. It must hold exactly one folder "
                         f"per CIFAR-10 class: {_join(CIFAR10_CLASSES)}. Fix: rename, add or remove folders.")
     files: list[Path] = []
     for name in CIFAR10_CLASSES:
@@ -311,7 +311,7 @@ def _imagefolder_files(data_root: Path, split: str) -> list[Path]:
             raise DataError(f"{_display_file(data_root, split_dir / name / others[0])} is not a "
                             f"{'/'.join(IMAGE_SUFFIXES)} image. Fix: move non-image files out of the class folders.")
         if not names:
-            raise DataError(f"{paths.display_path(split_dir / name)} holds no images. "
+            raise DataError(f"{_shown(split_dir / name)} holds no images. "
                             "Fix: copy the class's images there or point at a complete copy.")
         files += [split_dir / name / file for file in names]
     return files
@@ -373,7 +373,7 @@ def _decode_imagefolder(data_root: Path, files: list[Path]) -> tuple[torch.Tenso
 
 def _display_file(data_root: Path, file: Path) -> str:
     """A file as ``<root>/train/cat/0001.jpg``: the data root shortened, the rest kept."""
-    return f"{paths.display_path(data_root)}/{file.relative_to(data_root).as_posix()}"
+    return f"{_shown(data_root)}/{file.relative_to(data_root).as_posix()}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -423,7 +423,7 @@ def _write_cache(cache_file: Path, fingerprint: str, images: torch.Tensor, label
         os.replace(temporary, cache_file)
     except OSError as error:
         temporary.unlink(missing_ok=True)
-        warnings.warn(f"could not write the data cache {paths.display_path(cache_file)} ({error}); "
+        warnings.warn(f"could not write the data cache {_shown(cache_file)} ({error}); "
                       "the images will be decoded again next time.", stacklevel=3)
 
 
