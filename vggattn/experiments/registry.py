@@ -6,35 +6,50 @@ Change a value here and the stored result becomes stale: `make test` names it an
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..finetune import BASELINE, BASELINE_RECIPE, FINETUNE_RECIPE
 from .spec import DataSelection, ExperimentSpec
 
 FINETUNE_SEEDS = (0, 1, 2)
 
+BASELINE_SPEC = ExperimentSpec(
+    name="baseline",
+    kind="train",
+    description="VGG16-BN at width 1/4 trained from scratch with BASELINE_RECIPE (16 epochs, all training "
+    "images): the plain model every fine-tune starts from",
+    recipe=BASELINE_RECIPE,
+    model=BASELINE,
+    seeds=(0,),
+    saved_seed=0,
+    notebooks=("01_vgg16_baseline", "02_squeeze_excitation", "03_spatial_attention", "04_dynamic_convolution"),
+)
+SE_FINETUNE = ExperimentSpec(
+    name="se-finetune",
+    kind="finetune",
+    description="SE inserted near identity into the baseline vs the plain baseline, fine-tuned 2 epochs",
+    recipe=FINETUNE_RECIPE.replace(epochs=2),
+    start_from="baseline",
+    attention="se",
+    seeds=FINETUNE_SEEDS,
+    data=DataSelection(train_per_class=300, test_per_class=200),
+    saved_seed=0,
+    notebooks=("02_squeeze_excitation",),
+)
+SPATIAL_FINETUNE = replace(
+    SE_FINETUNE,
+    name="spatial-finetune",
+    description="spatial attention inserted near identity into the baseline vs the plain baseline, fine-tuned 2 "
+    "epochs",
+    recipe=FINETUNE_RECIPE.replace(epochs=2, eval_every=2),
+    attention="spatial",
+    data=DataSelection(train_per_class=200, test_per_class=200),
+    notebooks=("03_spatial_attention",),
+)
+
 SPECS: tuple[ExperimentSpec, ...] = (
-    ExperimentSpec(
-        name="baseline",
-        kind="train",
-        description="VGG16-BN at width 1/4 trained from scratch with BASELINE_RECIPE (16 epochs, all training "
-        "images): the plain model every fine-tune starts from",
-        recipe=BASELINE_RECIPE,
-        model=BASELINE,
-        seeds=(0,),
-        saved_seed=0,
-        notebooks=("01_vgg16_baseline", "02_squeeze_excitation", "03_spatial_attention", "04_dynamic_convolution"),
-    ),
-    ExperimentSpec(
-        name="se-finetune",
-        kind="finetune",
-        description="SE inserted near identity into the baseline vs the plain baseline, fine-tuned 2 epochs",
-        recipe=FINETUNE_RECIPE.replace(epochs=2),
-        start_from="baseline",
-        attention="se",
-        seeds=FINETUNE_SEEDS,
-        data=DataSelection(train_per_class=300, test_per_class=200),
-        saved_seed=0,
-        notebooks=("02_squeeze_excitation",),
-    ),
+    BASELINE_SPEC,
+    SE_FINETUNE,
     ExperimentSpec(
         name="se-scratch",
         kind="scratch",
@@ -43,63 +58,39 @@ SPECS: tuple[ExperimentSpec, ...] = (
         model=BASELINE,
         attention="se",
         seeds=FINETUNE_SEEDS,
-        data=DataSelection(train_per_class=300, test_per_class=200),
+        data=SE_FINETUNE.data,
         saved_seed=0,
         notebooks=("02_squeeze_excitation",),
     ),
-    ExperimentSpec(
-        name="spatial-finetune",
-        kind="finetune",
-        description="spatial attention inserted near identity into the baseline vs the plain baseline, "
-        "fine-tuned 2 epochs",
-        recipe=FINETUNE_RECIPE.replace(epochs=2, eval_every=2),
-        start_from="baseline",
-        attention="spatial",
-        seeds=FINETUNE_SEEDS,
-        data=DataSelection(train_per_class=200, test_per_class=200),
-        saved_seed=0,
-        notebooks=("03_spatial_attention",),
-    ),
-    ExperimentSpec(
+    SPATIAL_FINETUNE,
+    replace(
+        SPATIAL_FINETUNE,
         name="spatial-finetune-careless",
-        kind="finetune",
-        description="spatial attention inserted with the article's init (random 7x7 weights, no bias), "
-        "fine-tuned 2 epochs; its control is spatial-finetune's plain arm (same seeds, data and recipe)",
-        recipe=FINETUNE_RECIPE.replace(epochs=2, eval_every=2),
-        start_from="baseline",
-        attention="spatial",
+        description="spatial attention inserted with the article's init (random 7x7 weights, no bias), fine-tuned "
+        "2 epochs; its control is spatial-finetune's plain arm (same seeds, data and recipe)",
         near_identity=False,
         arms=("attention",),
-        seeds=FINETUNE_SEEDS,
-        data=DataSelection(train_per_class=200, test_per_class=200),
-        saved_seed=0,
-        notebooks=("03_spatial_attention",),
     ),
-    ExperimentSpec(
+    replace(
+        SE_FINETUNE,
         name="dynamic-finetune",
-        kind="finetune",
-        description="dynamic convolution (K=4, temperature 30 -> 1) in the last conv of each block vs the "
-        "plain baseline, fine-tuned 2 epochs",
-        recipe=FINETUNE_RECIPE.replace(epochs=2),
-        start_from="baseline",
+        description="dynamic convolution (K=4, temperature 30 -> 1) in the last conv of each block vs the plain "
+        "baseline, fine-tuned 2 epochs",
         attention="dynamic",
         attention_options=(("num_kernels", 4),),
-        seeds=FINETUNE_SEEDS,
         data=DataSelection(train_per_class=200, test_per_class=100),
-        saved_seed=0,
         notebooks=("04_dynamic_convolution",),
     ),
-    ExperimentSpec(
+    replace(
+        SE_FINETUNE,
         name="smoke-finetune",
-        kind="finetune",
         description="a seconds-long SE fine-tune (1,000 images, 2 epochs, one seed) that `make test` reruns to "
         "check that the store's results reproduce",
-        recipe=FINETUNE_RECIPE.replace(epochs=2),
-        start_from="baseline",
-        attention="se",
         arms=("attention",),
         seeds=(0,),
         data=DataSelection(train_per_class=100, test_per_class=100),
+        saved_seed=None,
+        notebooks=(),
     ),
 )
 
