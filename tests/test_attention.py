@@ -31,7 +31,6 @@ from vggattn.inspection import (
     spatial_parameters,
 )
 
-
 pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
 
 

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from vggattn.__main__ import RECIPE_OPTIONS, main
+from vggattn.checkpoints import load_checkpoint
 from vggattn.data import CIFAR10_CLASSES
-from vggattn.train import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
 

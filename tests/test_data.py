@@ -17,8 +17,19 @@ from torchvision.datasets import cifar as torchvision_cifar
 
 from vggattn import data, paths
 from vggattn.data import (
-    CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, CifarTensors, DataError, augment, batches, denormalize,
-    find_data_root, find_or_download, load_cifar10, load_cifar10_splits, normalize,
+    CIFAR10_CLASSES,
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    CifarTensors,
+    DataError,
+    augment,
+    batches,
+    denormalize,
+    find_data_root,
+    find_or_download,
+    load_cifar10,
+    load_cifar10_splits,
+    normalize,
 )
 
 TRAIN_PER_CLASS = 4

@@ -15,8 +15,9 @@ from vggattn.finetune import (
     insert_attention,
     temperature_annealing,
 )
+from vggattn.history import EpochRecord, History
 from vggattn.models import ATTENTION_KINDS, attention_modules, build_vgg
-from vggattn.train import EpochRecord, History, fit
+from vggattn.train import fit
 
 TINY_BASELINE = dict(depth=11, batch_norm=True, width=1 / 16, head="cifar", num_classes=10)
 

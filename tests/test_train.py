@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import math
-from pathlib import Path
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,34 +14,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from vggattn import __version__
-from vggattn.data import CIFAR10_CLASSES, CifarTensors
-from vggattn.models import build_vgg
-from vggattn.train import (
+from vggattn.checkpoints import (
     CheckpointError,
-    EpochRecord,
-    History,
-    TrainConfig,
-    TrainingDiverged,
-    autocast_dtype,
-    build_optimizer,
     capture_rng_states,
-    evaluate,
-    fit,
-    freeze,
     load_checkpoint,
     model_from_checkpoint,
-    model_parts,
-    native_bf16,
-    param_groups_by,
-    pick_device,
-    predict,
     restore_rng_states,
     save_checkpoint,
-    seed_everything,
-    set_trainable,
-    trainable_parameter_names,
-    unfreeze,
 )
+from vggattn.data import CIFAR10_CLASSES, CifarTensors
+from vggattn.history import EpochRecord, History
+from vggattn.models import build_vgg
+from vggattn.parameters import freeze, model_parts, param_groups_by, set_trainable, trainable_parameter_names, unfreeze
+from vggattn.runtime import autocast_dtype, native_bf16, pick_device, seed_everything
+from vggattn.train import TrainConfig, TrainingDiverged, build_optimizer, evaluate, fit, predict
 
 QUIET = dict(progress=False, device="cpu")
 
@@ -553,9 +539,9 @@ def test_native_bf16_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch, cpuinf
 
 def test_auto_mixed_precision_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
     cpu = torch.device("cpu")
-    monkeypatch.setattr("vggattn.train.native_bf16", lambda device: True)
+    monkeypatch.setattr("vggattn.runtime.native_bf16", lambda device: True)
     assert autocast_dtype(cpu, "auto") == torch.bfloat16
-    monkeypatch.setattr("vggattn.train.native_bf16", lambda device: False)
+    monkeypatch.setattr("vggattn.runtime.native_bf16", lambda device: False)
     assert autocast_dtype(cpu, "auto") is None  # float32: emulated bf16 would be slower
     assert autocast_dtype(cpu, True) == torch.bfloat16 and autocast_dtype(cpu, False) is None
     with pytest.raises(ValueError, match=r"mixed_precision must be one of \(False, True, 'auto'\), got 'yes'"):

@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 
 from . import paths
+from .allocator import retain_freed_memory
+from .checkpoints import LAST_CHECKPOINT, CheckpointError, load_checkpoint, model_from_checkpoint
 from .data import DataError, load_cifar10_splits
 from .experiments import cli as experiments_cli
 from .finetune import (
@@ -27,18 +29,8 @@ from .finetune import (
     temperature_annealing,
 )
 from .models import ATTENTION_KINDS, CFGS, CONV_PLACEMENTS, GATE_PLACEMENTS, HEADS, build_vgg
-from .train import (
-    LAST_CHECKPOINT,
-    OPTIMIZERS,
-    SCHEDULES,
-    CheckpointError,
-    TrainConfig,
-    TrainingDiverged,
-    fit,
-    load_checkpoint,
-    model_from_checkpoint,
-    seed_everything,
-)
+from .runtime import seed_everything
+from .train import OPTIMIZERS, SCHEDULES, TrainConfig, TrainingDiverged, fit
 
 MODELS = [f"vgg{depth}" for depth in CFGS]
 RUN_FILE = "run.json"  # what a `train` run trains (model config, recipe, data), written when it starts
@@ -132,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    retain_freed_memory()  # CPU training stops page-faulting its activations every step (vggattn.allocator)
     try:
         if args.command == "experiments":
             return experiments_cli.main(args, parser)

@@ -36,7 +36,8 @@ _applied = False
 def retain_freed_memory() -> bool:
     """Ask glibc's malloc to keep freed memory for reuse (see the module docstring); True if it is in effect.
 
-    Idempotent; called by `vggattn.train.fit` and by the benchmarks' timing helpers.
+    Idempotent. An explicit opt-in, since it changes the whole process: the command line, the benchmarks and
+    the notebooks' setup cell call it; a library caller decides for itself.
     """
     global _applied
     if _applied:

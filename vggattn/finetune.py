@@ -23,10 +23,13 @@ import torch
 from torch import nn
 
 from .attention import DynamicConv2d, temperature_schedule
+from .checkpoints import LAST_CHECKPOINT
 from .checks import check_choice
 from .data import CifarTensors
+from .history import History
 from .models import ATTENTION_KINDS, LoadReport, attention_modules, build_vgg, load_backbone_weights
-from .train import LAST_CHECKPOINT, History, TrainConfig, evaluate, fit, pick_device, seed_everything
+from .runtime import pick_device, seed_everything
+from .train import TrainConfig, evaluate, fit
 
 BASELINE = dict(depth=16, batch_norm=True, width=0.25, head="cifar", num_classes=10)
 """The baseline architecture: VGG16-BN at a quarter width (16 to 128 channels) with a one-Linear CIFAR head."""

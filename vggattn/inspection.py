@@ -20,7 +20,7 @@ from vggattn.attention import ATTENTION_MODULES, hidden_width
 from vggattn.checks import check_choice, check_int
 from vggattn.data import CifarTensors, batches
 from vggattn.models import VGG, attention_modules
-from vggattn.train import evaluating
+from vggattn.runtime import evaluating
 
 GROUPINGS = (None, "block", "type", "module")
 

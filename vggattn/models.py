@@ -25,7 +25,6 @@ import torch
 import torchvision
 from torch import nn
 
-from vggattn.checks import check_choice, check_int
 from vggattn.attention import (
     ATTENTION_MODULES,
     CBAM,
@@ -34,6 +33,7 @@ from vggattn.attention import (
     SpatialAttention,
     SqueezeExcitation,
 )
+from vggattn.checks import check_choice, check_int
 
 # torchvision's `cfgs`, keyed by depth (torchvision's letters: 11 "A", 13 "B", 16 "D", 19 "E").
 # An int is a 3x3 conv (+ BN) + ReLU with that many output channels; "M" a 2x2 max-pool that ends a block.

@@ -24,7 +24,13 @@ from torchvision.transforms import v2
 
 from vggattn.bench.timing import median_seconds, train_step
 from vggattn.data import (
-    CIFAR10_MEAN, CIFAR10_STD, CifarTensors, batches, find_data_root, load_cifar10, load_cifar10_splits,
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    CifarTensors,
+    batches,
+    find_data_root,
+    load_cifar10,
+    load_cifar10_splits,
 )
 from vggattn.paths import display_path
 

@@ -20,10 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vggattn.data import load_cifar10_splits, CifarTensors, batches, load_cifar10
+from vggattn.data import CifarTensors, batches, load_cifar10, load_cifar10_splits
 from vggattn.finetune import BASELINE, BASELINE_RECIPE
 from vggattn.models import build_vgg
-from vggattn.train import TrainConfig, build_optimizer, build_scheduler, fit, seed_everything
+from vggattn.runtime import seed_everything
+from vggattn.train import TrainConfig, build_optimizer, build_scheduler, fit
 
 
 def bare_loop(model: nn.Module, data: CifarTensors, config: TrainConfig) -> None:

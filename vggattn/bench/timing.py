@@ -3,8 +3,8 @@
 Each round runs every action once, in turn, so a slow-down of the machine (another program, a
 frequency change) hits all of them alike; the first `warmup` rounds are not kept and each action's
 time is the median of the kept rounds. Compare the ratios of times taken in one call, not times
-taken in different calls. `median_seconds` first calls `retain_freed_memory()`, as `fit` does, so
-timed steps run as they do in training (no page faults on every step). `in_fresh_process` runs a
+taken in different calls. Call `vggattn.allocator.retain_freed_memory()` first (the benchmarks and the
+notebooks' setup do) so timed steps run as they do in training (no page faults on every step). `in_fresh_process` runs a
 measurement that a process can make only once (its peak memory, a process-wide malloc setting).
 """
 
@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vggattn.allocator import retain_freed_memory
 from vggattn.checks import check_int
 
 
@@ -37,7 +36,6 @@ def median_seconds(
     for name, action in actions.items():
         if not callable(action):
             raise TypeError(f"action {name!r} must be callable (e.g. a lambda), got {type(action).__name__}")
-    retain_freed_memory()
     times: dict[str, list[float]] = {name: [] for name in actions}
     for round_number in range(warmup + repeats):
         for name, action in actions.items():

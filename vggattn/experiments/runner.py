@@ -15,10 +15,13 @@ import torch
 from torch import nn
 
 from .. import paths
+from ..checkpoints import LAST_CHECKPOINT, save_checkpoint
 from ..data import CifarTensors, load_cifar10_splits
 from ..finetune import finetune_run
+from ..history import History
 from ..models import build_vgg
-from ..train import LAST_CHECKPOINT, History, autocast_dtype, evaluate, fit, pick_device, save_checkpoint, seed_everything
+from ..runtime import autocast_dtype, pick_device, seed_everything
+from ..train import evaluate, fit
 from .provenance import data_fingerprint, data_source, describe_data, provenance
 from .registry import get_spec
 from .spec import ExperimentSpec

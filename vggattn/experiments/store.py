@@ -22,8 +22,10 @@ import torch
 from torch import nn
 
 from .. import paths
+from ..checkpoints import model_from_checkpoint
 from ..finetune import Comparison, FinetuneRun
-from ..train import History, _atomic_write, model_from_checkpoint
+from ..history import History
+from ..runtime import atomic_write
 from .provenance import describe_data
 from .registry import get_spec
 from .spec import ExperimentSpec
@@ -107,7 +109,7 @@ def write_record(name: str, record: dict[str, Any]) -> Path:
     path = result_folder(name) / RESULT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
-    return _atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 @dataclass(frozen=True)
