@@ -38,6 +38,7 @@ from torchvision.datasets import cifar as torchvision_cifar
 
 from vggattn import paths
 from vggattn.checks import check_choice, check_int
+from vggattn.runtime import atomic_write
 
 CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -416,13 +417,9 @@ def _write_cache(cache_file: Path, fingerprint: str, images: torch.Tensor, label
     """Save atomically (write a temporary file, then rename); a read-only cache folder only warns."""
     payload = {"format": CACHE_FORMAT, "fingerprint": fingerprint, "images": images, "labels": labels,
                "classes": list(classes)}
-    temporary = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")
     try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(payload, temporary)
-        os.replace(temporary, cache_file)
+        atomic_write(cache_file, lambda tmp: torch.save(payload, tmp))
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         warnings.warn(f"could not write the data cache {_shown(cache_file)} ({error}); "
                       "the images will be decoded again next time.", stacklevel=3)
 

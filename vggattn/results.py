@@ -6,10 +6,10 @@ A notebook calls `record_figures("01_vgg16_baseline", test_accuracy=0.81)`; `mak
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from .paths import results_dir
+from .runtime import atomic_write
 
 
 def _figures_file(notebook: str) -> Path:
@@ -24,10 +24,8 @@ def record_figures(notebook: str, **figures: float | int | str) -> dict:
     path = _figures_file(notebook)
     recorded = read_figures(notebook)
     recorded.update(figures)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(recorded, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(recorded, indent=2, sort_keys=True)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return recorded
 
 
