@@ -80,7 +80,12 @@ def status(spec: ExperimentSpec) -> tuple[str, str]:
     wanted = current_hash(spec)
     if record.get("spec_hash") != wanted:
         changed = _changed_fields(record.get("spec", {}), spec.as_dict())
-        what = f" ({', '.join(changed)} changed)" if changed else ""
+        if changed:
+            what = f" ({', '.join(changed)} changed)"
+        elif spec.start_from:
+            what = f" (the spec it starts from, {spec.start_from}, changed: refresh that first)"
+        else:
+            what = ""
         return "stale", (
             f"{spec.name} is stale: its stored spec hash {record.get('spec_hash')} is not the registered spec's "
             f"{wanted}{what}"
