@@ -10,7 +10,7 @@ STAMP     := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NBVAL     := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: install run test unit nbval notebooks experiments lab clean
+.PHONY: install run test lint unit nbval notebooks experiments lab clean
 
 install: $(STAMP)
 
@@ -24,8 +24,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) -m vggattn.notebook_runner $(NOTEBOOKS)
 
-## test: unit tests, then every notebook under nbval (stored outputs compared)
-test: unit nbval
+## test: formatting and lint (ruff), unit tests, then every notebook under nbval (stored outputs compared)
+test: lint unit nbval
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check vggattn tests
+	$(VENV)/bin/ruff check vggattn tests
 
 unit: $(STAMP)
 	$(PY) -m pytest tests

@@ -36,8 +36,25 @@ def image_folder(tmp_path, monkeypatch) -> Path:
 
 
 def tiny_train_args(root: Path, out: Path, *extra: str) -> list[str]:
-    return ["train", "--model", "vgg11", "--width", "0.0625", "--epochs", "2", "--batch-size", "8",
-            "--data-root", str(root), "--out", str(out), "--device", "cpu", "--no-progress", *extra]  # fmt: skip
+    return [
+        "train",
+        "--model",
+        "vgg11",
+        "--width",
+        "0.0625",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--data-root",
+        str(root),
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+        "--no-progress",
+        *extra,
+    ]
 
 
 def test_help_documents_every_option(capsys):
@@ -156,8 +173,22 @@ def test_finetune_from_a_plain_checkpoint(image_folder, tmp_path, capsys):
     plain = tmp_path / "plain"
     assert main(tiny_train_args(image_folder, plain)) == 0
     out = tmp_path / "se"
-    args = ["train", "--attention", "se", "--finetune-from", str(plain / "last.pt"), "--epochs", "1",
-            "--batch-size", "8", "--data-root", str(image_folder), "--out", str(out), "--no-progress"]  # fmt: skip
+    args = [
+        "train",
+        "--attention",
+        "se",
+        "--finetune-from",
+        str(plain / "last.pt"),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--data-root",
+        str(image_folder),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     assert main(args) == 0
     config = load_checkpoint(out / "last.pt")["model_config"]
     assert (config["depth"], config["width"], config["attention"]) == (11, 0.0625, "se")

@@ -162,7 +162,8 @@ def test_unknown_split_is_refused(imagefolder_root: Path) -> None:
 
 
 def test_resolution_order_is_explicit_then_env_then_default(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trust_fixture_checksums: None) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trust_fixture_checksums: None
+) -> None:
     explicit, from_env, default = tmp_path / "explicit", tmp_path / "from-env", tmp_path / "default-data"
     write_imagefolder(explicit)
     write_canonical(from_env)
@@ -212,7 +213,8 @@ def test_offline_error_names_each_place_and_the_fix(tmp_path: Path, monkeypatch:
 
 
 def test_download_lands_in_the_default_folder_and_is_loaded(
-        monkeypatch: pytest.MonkeyPatch, trust_fixture_checksums: None) -> None:
+    monkeypatch: pytest.MonkeyPatch, trust_fixture_checksums: None
+) -> None:
     def fake_download(url: str, download_root: str, **kwargs: object) -> None:
         write_canonical(Path(download_root))
 
@@ -222,7 +224,8 @@ def test_download_lands_in_the_default_folder_and_is_loaded(
 
 
 def test_a_first_run_online_finds_nothing_downloads_and_loads(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trust_fixture_checksums: None) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trust_fixture_checksums: None
+) -> None:
     """A new user: `git clone`, `make run`, with internet, no data and VGGATTN_DATA unset. Notebook 00's data
     cells make these calls; torchvision's download is replaced by a writer of a tiny canonical archive."""
     downloads: list[str] = []
@@ -241,7 +244,8 @@ def test_a_first_run_online_finds_nothing_downloads_and_loads(
 
 
 def test_a_typo_in_the_data_root_says_does_not_exist_and_creates_nothing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def must_not_download(*args: object, **kwargs: object) -> None:
         raise AssertionError("download attempted")
 
@@ -256,7 +260,8 @@ def test_a_typo_in_the_data_root_says_does_not_exist_and_creates_nothing(
 
 
 def test_the_project_data_folder_is_searched_even_with_vggattn_data_set(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_imagefolder(tmp_path / "default-data")
     (tmp_path / "empty-copy").mkdir()
     monkeypatch.setenv("VGGATTN_DATA", str(tmp_path / "empty-copy"))
@@ -315,8 +320,9 @@ def test_missing_or_misnamed_class_folders_are_named(imagefolder_root: Path) -> 
 
 def test_canonical_file_with_wrong_checksum_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_canonical(tmp_path / "canonical")
-    monkeypatch.setattr(torchvision_cifar, "check_integrity",
-                        lambda path, md5=None: not str(path).endswith("data_batch_3"))
+    monkeypatch.setattr(
+        torchvision_cifar, "check_integrity", lambda path, md5=None: not str(path).endswith("data_batch_3")
+    )
     with pytest.raises(DataError, match=r"/canonical/cifar-10-batches-py/data_batch_3 is corrupted"):
         load_cifar10("train", tmp_path / "canonical")
 
@@ -410,7 +416,7 @@ def crops_and_flips(image: torch.Tensor) -> list[tuple[int, int, bool, torch.Ten
     crops = []
     for top in range(9):
         for left in range(9):
-            crop = padded[:, top:top + 32, left:left + 32]
+            crop = padded[:, top : top + 32, left : left + 32]
             crops += [(top, left, False, crop), (top, left, True, crop.flip(-1))]
     return crops
 
@@ -422,8 +428,9 @@ def test_augment_output_is_a_padded_crop_optionally_flipped(tiny_cifar: CifarTen
     assert out.shape == images.shape and out.dtype == torch.uint8
     matched = []
     for image, augmented in zip(images, out):
-        matches = [(top, left, flip) for top, left, flip, crop in crops_and_flips(image)
-                   if torch.equal(crop, augmented)]
+        matches = [
+            (top, left, flip) for top, left, flip, crop in crops_and_flips(image) if torch.equal(crop, augmented)
+        ]
         assert len(matches) == 1  # random pixels: exactly one crop and flip explains the output
         matched.append(matches[0])
     assert {flip for _, _, flip in matched} == {False, True}
@@ -528,8 +535,20 @@ def test_bad_batch_sizes_and_empty_data_are_refused(tiny_cifar: CifarTensors) ->
 def test_data_benchmark_runs_on_a_tiny_copy(imagefolder_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from vggattn.bench import data as data_benchmark
 
-    argv = ["--root", str(imagefolder_root), "--images", "40", "--batch-size", "8", "--workers", "0", "--steps", "1",
-            "--threads", "1"]
+    argv = [
+        "--root",
+        str(imagefolder_root),
+        "--images",
+        "40",
+        "--batch-size",
+        "8",
+        "--workers",
+        "0",
+        "--steps",
+        "1",
+        "--threads",
+        "1",
+    ]
     threads = torch.get_num_threads()
     try:
         assert data_benchmark.main(argv) == 0

@@ -14,14 +14,34 @@ from vggattn.train import fit
 
 TINY_MODEL = dict(depth=11, batch_norm=True, width=1 / 16, head="cifar", num_classes=10)
 TINY_SPECS = (
-    ExperimentSpec(name="tiny-base", kind="train", description="tiny plain model", model=TINY_MODEL,
-                   recipe=BASELINE_RECIPE.replace(epochs=2, batch_size=50, eval_every=1), saved_seed=0),
-    ExperimentSpec(name="tiny-se", kind="finetune", description="SE into tiny-base", start_from="tiny-base",
-                   attention="se", recipe=FINETUNE_RECIPE.replace(epochs=1, batch_size=50), seeds=(0, 1),
-                   data=DataSelection(train_per_class=10, test_per_class=5), saved_seed=1),
-    ExperimentSpec(name="tiny-scratch", kind="scratch", description="SE vs plain from scratch", model=TINY_MODEL,
-                   attention="spatial", recipe=BASELINE_RECIPE.replace(epochs=1, batch_size=50, eval_every=1)),
-)  # fmt: skip
+    ExperimentSpec(
+        name="tiny-base",
+        kind="train",
+        description="tiny plain model",
+        model=TINY_MODEL,
+        recipe=BASELINE_RECIPE.replace(epochs=2, batch_size=50, eval_every=1),
+        saved_seed=0,
+    ),
+    ExperimentSpec(
+        name="tiny-se",
+        kind="finetune",
+        description="SE into tiny-base",
+        start_from="tiny-base",
+        attention="se",
+        recipe=FINETUNE_RECIPE.replace(epochs=1, batch_size=50),
+        seeds=(0, 1),
+        data=DataSelection(train_per_class=10, test_per_class=5),
+        saved_seed=1,
+    ),
+    ExperimentSpec(
+        name="tiny-scratch",
+        kind="scratch",
+        description="SE vs plain from scratch",
+        model=TINY_MODEL,
+        attention="spatial",
+        recipe=BASELINE_RECIPE.replace(epochs=1, batch_size=50, eval_every=1),
+    ),
+)
 
 pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
 
@@ -43,8 +63,12 @@ def test_a_finetune_runs_its_start_model_first_then_both_arms(tiny_store, capsys
     out = capsys.readouterr().out
     assert "tiny-se starts from tiny-base, which is not fresh: running it first" in out
     assert (tiny_store / "tiny-base" / "model.pt").is_file() and (tiny_store / "tiny-se" / "result.json").is_file()
-    assert [(run.arm, run.seed) for run in result.runs] == [("attention", 0), ("plain", 0), ("attention", 1),
-                                                            ("plain", 1)]  # fmt: skip
+    assert [(run.arm, run.seed) for run in result.runs] == [
+        ("attention", 0),
+        ("plain", 0),
+        ("attention", 1),
+        ("plain", 1),
+    ]
     comparison = result.comparison()
     assert len(comparison.arm("attention")) == 2 and comparison.baseline_acc == result.start_acc
     assert result.record["added_parameters"] > 0
@@ -57,12 +81,26 @@ def test_a_finetune_runs_its_start_model_first_then_both_arms(tiny_store, capsys
 def test_provenance_names_code_machine_data_and_time(tiny_store):
     result = runner.run_experiment("tiny-base", progress=False)
     p = json.loads((tiny_store / "tiny-base" / "result.json").read_text())["provenance"]
-    for key in ("spec_hash", "package_version", "git_commit", "torch_version", "cpu_model", "cpu_flags", "threads",
-                "device", "precision", "wall_seconds", "date", "command"):  # fmt: skip
+    for key in (
+        "spec_hash",
+        "package_version",
+        "git_commit",
+        "torch_version",
+        "cpu_model",
+        "cpu_flags",
+        "threads",
+        "device",
+        "precision",
+        "wall_seconds",
+        "date",
+        "command",
+    ):
         assert key in p, key
     assert p["data_source"]["train_images"] == 200 and len(p["data_source"]["fingerprint"]) == 16
     assert p["command"] == "python -m vggattn experiments run tiny-base"
-    assert "computed on" in result.describe() and "by `python -m vggattn experiments run tiny-base`" in result.describe()
+    assert (
+        "computed on" in result.describe() and "by `python -m vggattn experiments run tiny-base`" in result.describe()
+    )
 
 
 def test_load_or_run_loads_a_fresh_result_and_says_where_it_came_from(tiny_store, capsys, tiny_cifar):

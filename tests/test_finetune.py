@@ -134,8 +134,17 @@ def test_temperature_annealing_goes_from_30_to_1():
 def test_compare_finetune_runs_both_arms_with_the_same_seeds(tiny_cifar):
     baseline = tiny_baseline(tiny_cifar)
     before = {key: value.clone() for key, value in baseline.state_dict().items()}
-    result = compare_finetune(baseline, "se", train_data=tiny_cifar, test_data=tiny_cifar, seeds=(0, 1), epochs=1,
-                              recipe=FINETUNE_RECIPE.replace(batch_size=50), progress=False, device="cpu")  # fmt: skip
+    result = compare_finetune(
+        baseline,
+        "se",
+        train_data=tiny_cifar,
+        test_data=tiny_cifar,
+        seeds=(0, 1),
+        epochs=1,
+        recipe=FINETUNE_RECIPE.replace(batch_size=50),
+        progress=False,
+        device="cpu",
+    )
 
     order = [(run.arm, run.seed) for run in result.runs]
     assert order == [("attention", 0), ("plain", 0), ("attention", 1), ("plain", 1)]
@@ -162,6 +171,15 @@ def test_the_protocol_can_start_from_imagenet_weights(tiny_cifar, monkeypatch, s
     assert torch.equal(start.features[0].weight, reference.features[0].weight)
     inserted, report = insert_attention(start, "se")
     assert report.initialised and all(".se" in key for key in report.initialised)
-    result = compare_finetune(start, "se", train_data=tiny_cifar.subset_per_class(4), test_data=tiny_cifar.subset_per_class(2),
-                              seeds=(0,), epochs=1, recipe=FINETUNE_RECIPE.replace(batch_size=20), progress=False, device="cpu")  # fmt: skip
+    result = compare_finetune(
+        start,
+        "se",
+        train_data=tiny_cifar.subset_per_class(4),
+        test_data=tiny_cifar.subset_per_class(2),
+        seeds=(0,),
+        epochs=1,
+        recipe=FINETUNE_RECIPE.replace(batch_size=20),
+        progress=False,
+        device="cpu",
+    )
     assert [run.arm for run in result.runs] == ["attention", "plain"]

@@ -175,7 +175,9 @@ def test_collect_gates_reads_every_module_for_every_input(attention: str, seed_a
     images = torch.randn(5, 3, 32, 32)
     gates = collect_gates(model, images, batch_size=2)  # 3 batches: 2 + 2 + 1
     assert model.training  # mode given back
-    holders = {name: module for name, module in model.named_modules() if any(hasattr(module, a) for a in GATE_ATTRIBUTES)}
+    holders = {
+        name: module for name, module in model.named_modules() if any(hasattr(module, a) for a in GATE_ATTRIBUTES)
+    }
     assert list(gates) == list(holders) and gates
     model.eval()
     with torch.no_grad():

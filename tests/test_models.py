@@ -282,9 +282,7 @@ def test_plain_weights_load_onto_the_backbone(attention: str) -> None:
     options = {"bias": True} if attention == "spatial" else {}  # near-identity needs a bias
     model = build_vgg(16, True, TINY, head="cifar", attention=attention, **options).eval()
     report = load_backbone_weights(model, source, strict=True)
-    attention_keys = {
-        f"{name}.{key}" for name, module in attention_modules(model) for key in module.state_dict()
-    }
+    attention_keys = {f"{name}.{key}" for name, module in attention_modules(model) for key in module.state_dict()}
     assert set(report.initialised) <= attention_keys  # only attention keeps its init
     assert len(report.mapped) == len(source) and not report.skipped
     for name, module in attention_modules(model):  # make the attention an exact identity
@@ -373,8 +371,16 @@ def test_peak_train_memory_is_measured_in_a_fresh_process() -> None:
 @pytest.mark.parametrize(
     ("x", "error", "message"),
     [
-        (torch.zeros(2, 3, 16, 16), ValueError, r"halves the map 5 times, so its input must be at least 32x32, got 16x16"),
-        (torch.zeros(2, 3, 32, 32, dtype=torch.uint8), TypeError, r"float images, normalised, got torch.uint8: .*normalize"),
+        (
+            torch.zeros(2, 3, 16, 16),
+            ValueError,
+            r"halves the map 5 times, so its input must be at least 32x32, got 16x16",
+        ),
+        (
+            torch.zeros(2, 3, 32, 32, dtype=torch.uint8),
+            TypeError,
+            r"float images, normalised, got torch.uint8: .*normalize",
+        ),
         (torch.zeros(2, 32, 32, 3), ValueError, r"3 colour channels .* need x.permute\(0, 3, 1, 2\)"),
         (torch.zeros(3, 32, 32), ValueError, r"4-D batch .* x.unsqueeze\(0\)"),
         ([[0.0]], TypeError, "expects a tensor of images"),

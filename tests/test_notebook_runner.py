@@ -9,11 +9,19 @@ from vggattn.results import record_figures
 
 
 def test_stored_output_problems_finds_warnings_and_errors():
-    notebook = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("stream", name="stderr", text="UserWarning: careful")]),
-        nbformat.v4.new_code_cell("y", outputs=[nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]),
-        nbformat.v4.new_code_cell("z", outputs=[nbformat.v4.new_output("stream", name="stdout", text="Warning is fine on stdout")]),
-    ])
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "x", outputs=[nbformat.v4.new_output("stream", name="stderr", text="UserWarning: careful")]
+            ),
+            nbformat.v4.new_code_cell(
+                "y", outputs=[nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]
+            ),
+            nbformat.v4.new_code_cell(
+                "z", outputs=[nbformat.v4.new_output("stream", name="stdout", text="Warning is fine on stdout")]
+            ),
+        ]
+    )
     assert stored_output_problems(notebook) == ["cell 0: UserWarning on stderr", "cell 1: error ValueError"]
 
 

@@ -81,4 +81,6 @@ def test_the_smoke_finetune_reproduces(stored_data, tmp_path, monkeypatch):
     difference = 100 * (rerun.final_acc - stored.final_acc)
     assert abs(difference) <= SMOKE_ACCURACY_TOLERANCE_POINTS, f"rerun {rerun.final_acc:.4f} vs {stored.final_acc:.4f}"
     loss, stored_loss = rerun.runs[0].history.final.train_loss, stored.runs[0].history.final.train_loss
-    assert abs(loss / stored_loss - 1) <= SMOKE_LOSS_TOLERANCE, f"final train loss {loss:.6f} vs stored {stored_loss:.6f}"
+    assert abs(loss / stored_loss - 1) <= SMOKE_LOSS_TOLERANCE, (
+        f"final train loss {loss:.6f} vs stored {stored_loss:.6f}"
+    )

@@ -44,9 +44,14 @@ def tiny_dropout_net(seed: int = 0) -> nn.Module:
     """A small net with dropout, so that a resumed run needs the restored torch RNG state."""
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(4),
-        nn.Flatten(), nn.Dropout(0.3), nn.Linear(8 * 8 * 8, 10),
-    )  # fmt: skip
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.MaxPool2d(4),
+        nn.Flatten(),
+        nn.Dropout(0.3),
+        nn.Linear(8 * 8 * 8, 10),
+    )
 
 
 def states_equal(a: nn.Module, b: nn.Module) -> bool:
@@ -177,8 +182,18 @@ def test_fit_trains_each_group_at_its_own_rate(tiny_cifar):
     model = tiny_vgg()
     backbone_before = [p.detach().clone() for _, p in model_parts(model)["backbone"]]
     head_before = [p.detach().clone() for _, p in model_parts(model)["head"]]
-    fit(model, tiny_cifar, tiny_cifar, epochs=1, lr=0.1, param_groups={"backbone": 1e-30}, weight_decay=0.0,
-        schedule="constant", batch_size=50, **QUIET)  # fmt: skip
+    fit(
+        model,
+        tiny_cifar,
+        tiny_cifar,
+        epochs=1,
+        lr=0.1,
+        param_groups={"backbone": 1e-30},
+        weight_decay=0.0,
+        schedule="constant",
+        batch_size=50,
+        **QUIET,
+    )
 
     def largest_change(before: list[torch.Tensor], part: str) -> float:
         return max((b - p).abs().max().item() for b, (_, p) in zip(before, model_parts(model)[part]))
@@ -228,8 +243,17 @@ def test_progressive_unfreezing_changes_the_trainable_set_per_stage(tiny_cifar):
         trainable_per_epoch.append(set(trainable_parameter_names(model)))
 
     stages = [(1, "head"), (1, ["head", "attention"]), (1, "all")]
-    fit(model, tiny_cifar, tiny_cifar, epochs=3, lr=0.05, batch_size=100, stages=stages,
-        on_epoch_start=record_trainable, **QUIET)  # fmt: skip
+    fit(
+        model,
+        tiny_cifar,
+        tiny_cifar,
+        epochs=3,
+        lr=0.05,
+        batch_size=100,
+        stages=stages,
+        on_epoch_start=record_trainable,
+        **QUIET,
+    )
 
     everything = parts["backbone"] | parts["attention"] | parts["head"]
     assert trainable_per_epoch == [parts["head"], parts["head"] | parts["attention"], everything]
@@ -273,8 +297,9 @@ def test_train_loss_is_the_label_smoothed_cross_entropy(tiny_cifar, smoothing):
     # labels 0, 1, 2 only: with balanced labels the smoothed and the plain loss of constant logits coincide
     data = CifarTensors(tiny_cifar.images, torch.arange(200) % 3, CIFAR10_CLASSES, "three classes")
     # batches of 50 cover all 200 images; lr 1e-12 keeps the logits fixed over the epoch
-    history = fit(model, data, data, epochs=1, lr=1e-12, batch_size=50, weight_decay=0.0,
-                  label_smoothing=smoothing, **QUIET)  # fmt: skip
+    history = fit(
+        model, data, data, epochs=1, lr=1e-12, batch_size=50, weight_decay=0.0, label_smoothing=smoothing, **QUIET
+    )
 
     expected = F.cross_entropy(logits.expand(len(data), 10), data.labels, label_smoothing=smoothing)
     plain = F.cross_entropy(logits.expand(len(data), 10), data.labels)
@@ -291,8 +316,9 @@ def test_checkpoint_round_trip(tmp_path):
     optimizer = build_optimizer(model, TrainConfig(epochs=2, lr=0.1))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=10)
     history = History([EpochRecord(1, 2.0, 0.1, 2.1, 0.12, 1.0, 0.1, 100.0, 0.05)])
-    path = save_checkpoint(tmp_path / "a.pt", model, optimizer, scheduler, epoch=1, history=history,
-                           extra={"note": "x"})  # fmt: skip
+    path = save_checkpoint(
+        tmp_path / "a.pt", model, optimizer, scheduler, epoch=1, history=history, extra={"note": "x"}
+    )
 
     checkpoint = torch.load(path, weights_only=True)  # only tensors and plain containers inside
     assert checkpoint["package_version"] == __version__ and checkpoint["model_config"] == model.config
@@ -374,8 +400,14 @@ def test_a_resumed_run_ends_with_exactly_the_weights_of_an_uninterrupted_one(tin
     straight_history = fit(straight, tiny_cifar, tiny_cifar, **settings)
 
     with pytest.raises(Interrupt):  # e.g. a kernel interrupt after epoch 1
-        fit(tiny_dropout_net(), tiny_cifar, tiny_cifar, out_dir=tmp_path / "a", on_epoch_end=interrupt_after(1),
-            **settings)  # fmt: skip
+        fit(
+            tiny_dropout_net(),
+            tiny_cifar,
+            tiny_cifar,
+            out_dir=tmp_path / "a",
+            on_epoch_end=interrupt_after(1),
+            **settings,
+        )
     resumed = tiny_dropout_net(seed=9)  # another init: everything must come from the checkpoint
     torch.manual_seed(123)  # and another RNG state
     resumed_history = fit(resumed, tiny_cifar, tiny_cifar, resume=tmp_path / "a", **settings)
@@ -471,8 +503,17 @@ def test_predict_and_evaluate(tiny_cifar):
 
 
 def test_bf16_mixed_precision_and_channels_last_on_cpu(tiny_cifar):
-    history = fit(tiny_vgg(), tiny_cifar, tiny_cifar, epochs=1, lr=0.05, batch_size=50, mixed_precision=True,
-                  channels_last=True, **QUIET)  # fmt: skip
+    history = fit(
+        tiny_vgg(),
+        tiny_cifar,
+        tiny_cifar,
+        epochs=1,
+        lr=0.05,
+        batch_size=50,
+        mixed_precision=True,
+        channels_last=True,
+        **QUIET,
+    )
     assert math.isfinite(history.final.train_loss) and math.isfinite(history.final.test_loss)
 
 
@@ -487,7 +528,9 @@ def test_channels_last_training_works_with_dynamic_convolution():
     generator = torch.Generator().manual_seed(0)
     data = CifarTensors(
         images=torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8, generator=generator),
-        labels=torch.arange(40) % 10, classes=CIFAR10_CLASSES, source="random",
+        labels=torch.arange(40) % 10,
+        classes=CIFAR10_CLASSES,
+        source="random",
     )
     model = build_vgg(depth=11, batch_norm=True, width=1 / 16, head="cifar", attention="dynamic")
     history = fit(model, data, data, epochs=1, lr=0.01, batch_size=20, channels_last=True, progress=False)
@@ -524,9 +567,13 @@ def test_predict_gives_each_module_back_its_own_mode(tiny_cifar, seed_and_one_th
 
 @pytest.mark.parametrize(
     ("cpuinfo", "expected"),
-    [("flags\t: fpu avx2 avx512f avx512_bf16", True), ("flags\t: fpu amx_bf16 amx_tile", True),
-     ("flags\t: fpu avx2 fma", False), (OSError("no /proc here"), False)],
-)  # fmt: skip
+    [
+        ("flags\t: fpu avx2 avx512f avx512_bf16", True),
+        ("flags\t: fpu amx_bf16 amx_tile", True),
+        ("flags\t: fpu avx2 fma", False),
+        (OSError("no /proc here"), False),
+    ],
+)
 def test_native_bf16_reads_the_cpu_flags(monkeypatch: pytest.MonkeyPatch, cpuinfo, expected: bool) -> None:
     def read_text(self: Path, *args: object, **kwargs: object) -> str:
         if isinstance(cpuinfo, Exception):

@@ -1,9 +1,11 @@
-"""The command line: `python -m vggattn train ...` trains one model, `python -m vggattn experiments ...` runs the experiment store.
+"""The command line: `python -m vggattn train` trains one model, `python -m vggattn experiments` runs the store.
+
+For example:
 
     python -m vggattn train --model vgg16 --attention se --width 0.25 --epochs 3 --seed 0 --out runs/se
     python -m vggattn train --attention se --finetune-from experiments/baseline/model.pt
-    python -m vggattn train --out runs/se --resume ...     # continue runs/se/last.pt with the same options
-    python -m vggattn experiments run baseline             # train and store the baseline (experiments/)
+    python -m vggattn train --out runs/se --resume       # continue runs/se/last.pt as it was started
+    python -m vggattn experiments run baseline           # train and store the baseline (experiments/)
 """
 
 from __future__ import annotations
@@ -39,8 +41,12 @@ ATTENTION_HELP = "; ".join(
     for name, kind in ATTENTION_KINDS.items()
 )
 # options taken from the checkpoint with --finetune-from (their defaults apply otherwise)
-ARCHITECTURE_DEFAULTS = {"model": f"vgg{BASELINE['depth']}", "batch_norm": BASELINE["batch_norm"],
-                         "width": BASELINE["width"], "head": BASELINE["head"]}  # fmt: skip
+ARCHITECTURE_DEFAULTS = {
+    "model": f"vgg{BASELINE['depth']}",
+    "batch_norm": BASELINE["batch_norm"],
+    "width": BASELINE["width"],
+    "head": BASELINE["head"],
+}
 RECIPE_OPTIONS = [option for option in fields(TrainConfig) if option.metadata.get("cli")]
 """The recipe's options that the command line sets: every TrainConfig field marked `cli` (with its help)."""
 RECIPE_CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES}
@@ -78,17 +84,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model = train.add_argument_group("model")
     model.add_argument("--model", choices=MODELS, help=f"VGG depth (default {ARCHITECTURE_DEFAULTS['model']})")
-    model.add_argument("--attention", choices=["none", *ATTENTION_KINDS],
-                       help="attention kind to add (default none: the plain VGG); " + ATTENTION_HELP)  # fmt: skip
-    model.add_argument("--placement", choices=sorted({*GATE_PLACEMENTS, *CONV_PLACEMENTS}),
-                       help="where the attention goes (default: the source article's placement)")  # fmt: skip
+    model.add_argument(
+        "--attention",
+        choices=["none", *ATTENTION_KINDS],
+        help="attention kind to add (default none: the plain VGG); " + ATTENTION_HELP,
+    )
+    model.add_argument(
+        "--placement",
+        choices=sorted({*GATE_PLACEMENTS, *CONV_PLACEMENTS}),
+        help="where the attention goes (default: the source article's placement)",
+    )
     model.add_argument("--width", type=float, help=f"channel multiplier (default {BASELINE['width']})")
-    model.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,
-                       help=f"BatchNorm after every conv (default {BASELINE['batch_norm']})")  # fmt: skip
+    model.add_argument(
+        "--batch-norm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"BatchNorm after every conv (default {BASELINE['batch_norm']})",
+    )
     model.add_argument("--head", choices=HEADS, help=f"classifier head (default {BASELINE['head']})")
-    model.add_argument("--finetune-from", metavar="CHECKPOINT", type=Path,
-                       help="start from a plain model's checkpoint: its architecture and weights, with the "
-                       "attention inserted near identity (vggattn.finetune.insert_attention)")  # fmt: skip
+    model.add_argument(
+        "--finetune-from",
+        metavar="CHECKPOINT",
+        type=Path,
+        help="start from a plain model's checkpoint: its architecture and weights, with the "
+        "attention inserted near identity (vggattn.finetune.insert_attention)",
+    )
 
     recipe = train.add_argument_group("recipe")
     for option in RECIPE_OPTIONS:
@@ -104,17 +124,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = train.add_argument_group("data and run")
     run.add_argument("--subset-per-class", type=int, metavar="N", help="train on N images per class (default all)")
-    run.add_argument("--test-subset-per-class", type=int, metavar="N",
-                     help="score on N test images per class (default all 1,000: about 17 s per evaluation with "
-                     "flip TTA on a 2-core CPU)")  # fmt: skip
+    run.add_argument(
+        "--test-subset-per-class",
+        type=int,
+        metavar="N",
+        help="score on N test images per class (default all 1,000: about 17 s per evaluation with "
+        "flip TTA on a 2-core CPU)",
+    )
     run.add_argument("--data-root", type=Path, help="CIFAR-10 folder (default $VGGATTN_DATA, then data/)")
     run.add_argument("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps (default auto)")
     run.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice)")
     run.add_argument("--out", type=Path, help="run folder (default runs/MODEL_ATTENTION_wWIDTH_sSEED)")
-    run.add_argument("--resume", action="store_true",
-                     help=f"continue the run in --out from its {LAST_CHECKPOINT}: the model, recipe and data are "
-                     f"the run's own ({RUN_FILE}); only --device, --threads, --eval-every and --no-progress may "
-                     f"be given")  # fmt: skip
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue the run in --out from its {LAST_CHECKPOINT}: the model, recipe and data are "
+        f"the run's own ({RUN_FILE}); only --device, --threads, --eval-every and --no-progress may "
+        f"be given",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar and no per-epoch lines")
 
     experiments_cli.add_parser(commands)
@@ -166,32 +193,50 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     model = build_vgg(**run["model"])
     if run["finetune_from"] is not None and not args.resume:
         model = _finetune_start(run, model)
-    train_data, test_data = load_cifar10_splits(run["data_root"], subset_per_class=run["subset_per_class"],
-                                                test_subset_per_class=run["test_subset_per_class"])  # fmt: skip
+    train_data, test_data = load_cifar10_splits(
+        run["data_root"], subset_per_class=run["subset_per_class"], test_subset_per_class=run["test_subset_per_class"]
+    )
     if args.resume:
         done = load_checkpoint(last)["epoch"]
         if done >= recipe.epochs:
-            print(f"the run in {_shown(out)} is complete ({done} of {recipe.epochs} epochs): nothing to do; "
-                  f"its files are history.json, history.csv and {LAST_CHECKPOINT}")  # fmt: skip
+            print(
+                f"the run in {_shown(out)} is complete ({done} of {recipe.epochs} epochs): nothing to do; "
+                f"its files are history.json, history.csv and {LAST_CHECKPOINT}"
+            )
             return 0
         print(f"resuming the run in {_shown(out)} after epoch {done} of {recipe.epochs}")
     try:
-        history = fit(model, train_data, test_data, recipe, device=args.device or "auto",
-                      progress=not args.no_progress, out_dir=out, resume=out if args.resume else None,
-                      on_epoch_start=temperature_annealing(model, recipe.epochs))  # fmt: skip
+        history = fit(
+            model,
+            train_data,
+            test_data,
+            recipe,
+            device=args.device or "auto",
+            progress=not args.no_progress,
+            out_dir=out,
+            resume=out if args.resume else None,
+            on_epoch_start=temperature_annealing(model, recipe.epochs),
+        )
     except KeyboardInterrupt:
         if not last.is_file():
             (out / RUN_FILE).unlink(missing_ok=True)  # nothing to resume: the same command starts afresh
-            print("\ninterrupted before the first epoch ended: nothing was saved; give the same command again",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                "\ninterrupted before the first epoch ended: nothing was saved; give the same command again",
+                file=sys.stderr,
+            )
             return 130
         done = load_checkpoint(last)["epoch"]
-        print(f"\ninterrupted after {done} finished epoch(s); continue with: python -m vggattn train --out "
-              f"{_shown(out)} --resume", file=sys.stderr)  # fmt: skip
+        print(
+            f"\ninterrupted after {done} finished epoch(s); continue with: python -m vggattn train --out "
+            f"{_shown(out)} --resume",
+            file=sys.stderr,
+        )
         return 130
     best = history.best
-    print(f"final test accuracy {history.final.test_acc:.2%} (best {best.test_acc:.2%} at epoch {best.epoch}); "
-          f"wrote history.json, history.csv and {LAST_CHECKPOINT} to {_shown(out)}")  # fmt: skip
+    print(
+        f"final test accuracy {history.final.test_acc:.2%} (best {best.test_acc:.2%} at epoch {best.epoch}); "
+        f"wrote history.json, history.csv and {LAST_CHECKPOINT} to {_shown(out)}"
+    )
     return 0
 
 
@@ -205,13 +250,22 @@ def _new_run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
         start = model_from_checkpoint(args.finetune_from)  # a missing or unreadable file fails here, not later
         model = {**start.config, "attention": attention, "placement": args.placement}
     else:
-        chosen = {name: default if getattr(args, name) is None else getattr(args, name)
-                  for name, default in ARCHITECTURE_DEFAULTS.items()}  # fmt: skip
-        model = dict(depth=int(chosen["model"][3:]), batch_norm=chosen["batch_norm"], width=chosen["width"],
-                     head=chosen["head"], attention=attention, placement=args.placement)  # fmt: skip
+        chosen = {
+            name: default if getattr(args, name) is None else getattr(args, name)
+            for name, default in ARCHITECTURE_DEFAULTS.items()
+        }
+        model = dict(
+            depth=int(chosen["model"][3:]),
+            batch_norm=chosen["batch_norm"],
+            width=chosen["width"],
+            head=chosen["head"],
+            attention=attention,
+            placement=args.placement,
+        )
         build_vgg(**model)  # a bad combination fails now
-    changes = {option.name: getattr(args, option.name) for option in RECIPE_OPTIONS
-               if getattr(args, option.name) is not None}  # fmt: skip
+    changes = {
+        option.name: getattr(args, option.name) for option in RECIPE_OPTIONS if getattr(args, option.name) is not None
+    }
     if "mixed_precision" in changes:
         changes["mixed_precision"] = MIXED_PRECISION_WORDS[changes["mixed_precision"]]
     if "epochs" in changes and "eval_every" not in changes:
@@ -233,8 +287,10 @@ RESUME_MAY_CHANGE = ("device", "threads", "eval_every", "no_progress", "out", "r
 def _resumed_run(args: argparse.Namespace, parser: argparse.ArgumentParser, out: Path) -> dict:
     """The run as it was started (its run.json); a flag that would change it is refused, naming the flag."""
     if not (out / RUN_FILE).is_file():
-        parser.error(f"--resume: {_shown(out)} has {LAST_CHECKPOINT} but no {RUN_FILE} (a run of an older version); "
-                     f"start a new run")  # fmt: skip
+        parser.error(
+            f"--resume: {_shown(out)} has {LAST_CHECKPOINT} but no {RUN_FILE} (a run of an older version); "
+            f"start a new run"
+        )
     run = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
     differ = []
     for name, value in vars(args).items():
@@ -244,9 +300,11 @@ def _resumed_run(args: argparse.Namespace, parser: argparse.ArgumentParser, out:
         if _as_run_value(name, value) != stored:
             differ.append(f"--{name.replace('_', '-')} {value} (the run has {stored})")
     if differ:
-        parser.error(f"--resume continues the run in {_shown(out)} with its own model, recipe and data: "
-                     f"{'; '.join(differ)}. Leave these flags out (only --device, --threads, --eval-every and "
-                     f"--no-progress may change), or start a new run with another --out")  # fmt: skip
+        parser.error(
+            f"--resume continues the run in {_shown(out)} with its own model, recipe and data: "
+            f"{'; '.join(differ)}. Leave these flags out (only --device, --threads, --eval-every and "
+            f"--no-progress may change), or start a new run with another --out"
+        )
     return run
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -113,8 +114,10 @@ def load_checkpoint(
             f"no checkpoint at {paths.display_path(path)}: train first, or give the path of an existing .pt file"
         )
     if path.stat().st_size == 0:
-        raise CheckpointError(f"{_as_given(path)} is empty (0 bytes): the run that wrote it was interrupted, or the "
-                              f"file was copied wrongly; use another checkpoint or train again")  # fmt: skip
+        raise CheckpointError(
+            f"{_as_given(path)} is empty (0 bytes): the run that wrote it was interrupted, or the "
+            f"file was copied wrongly; use another checkpoint or train again"
+        )
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:  # any bytes torch cannot read: truncated, corrupt, not a checkpoint at all
@@ -157,8 +160,11 @@ def load_model_state(
         if key in state and state[key].shape != own[key].shape
     ]
     if missing or unexpected or wrong_shape:
-        labelled = (("missing keys", missing), ("unexpected keys", unexpected),
-                    ("shape mismatches, checkpoint vs model", wrong_shape))  # fmt: skip
+        labelled = (
+            ("missing keys", missing),
+            ("unexpected keys", unexpected),
+            ("shape mismatches, checkpoint vs model", wrong_shape),
+        )
         problems = [
             f"{label} ({len(keys)}): {', '.join(keys[:6])}{', ...' if len(keys) > 6 else ''}"
             for label, keys in labelled

@@ -41,7 +41,16 @@ from vggattn.checks import check_choice, check_int
 from vggattn.runtime import atomic_write
 
 CIFAR10_CLASSES: tuple[str, ...] = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 CIFAR10_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
@@ -75,20 +84,24 @@ class CifarTensors:
 
     def __post_init__(self) -> None:
         if not isinstance(self.images, torch.Tensor) or self.images.dtype != torch.uint8:
-            raise TypeError(f"images must be a uint8 tensor, got {_describe(self.images)}; "
-                            "decode images to uint8 (0..255) before wrapping them.")
+            raise TypeError(
+                f"images must be a uint8 tensor, got {_describe(self.images)}; "
+                "decode images to uint8 (0..255) before wrapping them."
+            )
         if self.images.dim() != 4 or tuple(self.images.shape[1:]) != IMAGE_SHAPE:
             raise ValueError(f"images must have shape (N, 3, 32, 32), got {tuple(self.images.shape)}.")
         if not isinstance(self.labels, torch.Tensor) or self.labels.dtype != torch.int64:
-            raise TypeError(f"labels must be an int64 tensor, got {_describe(self.labels)}; "
-                            "use labels.long().")
+            raise TypeError(f"labels must be an int64 tensor, got {_describe(self.labels)}; use labels.long().")
         if self.labels.shape != (len(self.images),):
-            raise ValueError(f"labels must have shape ({len(self.images)},), one per image, "
-                             f"got {tuple(self.labels.shape)}.")
+            raise ValueError(
+                f"labels must have shape ({len(self.images)},), one per image, got {tuple(self.labels.shape)}."
+            )
         self.classes = tuple(self.classes)
         if len(self.labels) and not 0 <= int(self.labels.min()) <= int(self.labels.max()) < len(self.classes):
-            raise ValueError(f"labels must lie in [0, {len(self.classes)}) for {len(self.classes)} classes, "
-                             f"got values from {int(self.labels.min())} to {int(self.labels.max())}.")
+            raise ValueError(
+                f"labels must lie in [0, {len(self.classes)}) for {len(self.classes)} classes, "
+                f"got values from {int(self.labels.min())} to {int(self.labels.max())}."
+            )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -110,16 +123,19 @@ class CifarTensors:
         available = self.counts()
         too_few = {name: count for name, count in available.items() if count < n}
         if too_few:
-            raise ValueError(f"cannot take {n} images per class: {_join(f'{k} has {v}' for k, v in too_few.items())}. "
-                             f"Fix: ask for at most {min(available.values())} per class.")
+            raise ValueError(
+                f"cannot take {n} images per class: {_join(f'{k} has {v}' for k, v in too_few.items())}. "
+                f"Fix: ask for at most {min(available.values())} per class."
+            )
         generator = torch.Generator().manual_seed(seed)
         chosen = []
         for label in range(len(self.classes)):
             of_class = torch.nonzero(self.labels == label).flatten()  # (count,)
             chosen.append(of_class[torch.randperm(len(of_class), generator=generator)[:n]])
         index = torch.cat(chosen).sort().values  # (n * classes,), in data order
-        return CifarTensors(self.images[index], self.labels[index], self.classes,
-                            f"{self.source}, {n} per class (seed {seed})")
+        return CifarTensors(
+            self.images[index], self.labels[index], self.classes, f"{self.source}, {n} per class (seed {seed})"
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -218,13 +234,18 @@ def _why_empty(folder: Path) -> str:
 # Loading
 
 
-def load_cifar10(split: str = "train", root: str | os.PathLike | None = None, *,
-                 subset_per_class: int | None = None, cache: bool = True,
-                 download: bool = True) -> CifarTensors:
+def load_cifar10(
+    split: str = "train",
+    root: str | os.PathLike | None = None,
+    *,
+    subset_per_class: int | None = None,
+    cache: bool = True,
+    download: bool = True,
+) -> CifarTensors:
     """One split (``"train"`` or ``"test"``) of CIFAR-10 as uint8 tensors.
 
-    Without data on disk and with ``download=True``, downloads the canonical archive (``find_or_download``). ``subset_per_class=n`` keeps ``n`` images per class
-    (``CifarTensors.subset_per_class(n, seed=0)``).
+    Without data on disk and with ``download=True``, downloads the canonical archive (``find_or_download``).
+    ``subset_per_class=n`` keeps ``n`` images per class (``CifarTensors.subset_per_class(n, seed=0)``).
     """
     check_choice("split", split, SPLITS)
     data_root, layout = find_or_download(root) if download else find_data_root(root)
@@ -248,9 +269,14 @@ def load_cifar10(split: str = "train", root: str | os.PathLike | None = None, *,
     return data if subset_per_class is None else data.subset_per_class(subset_per_class)
 
 
-def load_cifar10_splits(root: str | os.PathLike | None = None, *, subset_per_class: int | None = None,
-                        test_subset_per_class: int | None = None, cache: bool = True,
-                        download: bool = True) -> tuple[CifarTensors, CifarTensors]:
+def load_cifar10_splits(
+    root: str | os.PathLike | None = None,
+    *,
+    subset_per_class: int | None = None,
+    test_subset_per_class: int | None = None,
+    cache: bool = True,
+    download: bool = True,
+) -> tuple[CifarTensors, CifarTensors]:
     """(train, test) from the same data root; see ``load_cifar10``."""
     data_root, _layout_name = find_or_download(root) if download else find_data_root(root)
     train = load_cifar10("train", data_root, subset_per_class=subset_per_class, cache=cache, download=False)
@@ -264,8 +290,10 @@ def _canonical_files(data_root: Path, split: str) -> list[Path]:
     files = [data_root / CANONICAL_FOLDER / name for name in [*batch_names, dataset.meta["filename"]]]
     missing = [file.name for file in files if not file.is_file()]
     if missing:
-        raise DataError(f"{_shown(data_root / CANONICAL_FOLDER)} lacks {_join(missing)}. "
-                        "Fix: delete that folder and download CIFAR-10 again.")
+        raise DataError(
+            f"{_shown(data_root / CANONICAL_FOLDER)} lacks {_join(missing)}. "
+            "Fix: delete that folder and download CIFAR-10 again."
+        )
     return files
 
 
@@ -273,12 +301,16 @@ def _decode_canonical(data_root: Path, split: str) -> tuple[torch.Tensor, torch.
     try:
         dataset = torchvision.datasets.CIFAR10(data_root, train=split == "train", download=False)
     except RuntimeError:  # torchvision found a file whose md5 differs from the published one
-        raise DataError(f"{_first_corrupt_canonical_file(data_root)} is corrupted (its md5 checksum differs "
-                        "from CIFAR-10's). Fix: delete it and download CIFAR-10 again.") from None
+        raise DataError(
+            f"{_first_corrupt_canonical_file(data_root)} is corrupted (its md5 checksum differs "
+            "from CIFAR-10's). Fix: delete it and download CIFAR-10 again."
+        ) from None
     classes = tuple(dataset.classes)
     if classes != CIFAR10_CLASSES:
-        raise DataError(f"{_shown(data_root / CANONICAL_FOLDER)} lists classes {classes}, "
-                        f"not CIFAR-10's {CIFAR10_CLASSES}. Fix: point at a CIFAR-10 (not CIFAR-100) copy.")
+        raise DataError(
+            f"{_shown(data_root / CANONICAL_FOLDER)} lists classes {classes}, "
+            f"not CIFAR-10's {CIFAR10_CLASSES}. Fix: point at a CIFAR-10 (not CIFAR-100) copy."
+        )
     images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()  # (N, 32, 32, 3) -> (N, 3, 32, 32)
     return images, torch.tensor(dataset.targets, dtype=torch.int64), classes
 
@@ -300,20 +332,27 @@ def _imagefolder_files(data_root: Path, split: str) -> list[Path]:
     if tuple(folders) != CIFAR10_CLASSES:
         missing = [name for name in CIFAR10_CLASSES if name not in folders]
         extra = [name for name in folders if name not in CIFAR10_CLASSES]
-        problems = ([f"missing class folder(s) {_join(missing)}"] if missing else []) + \
-                   ([f"unexpected folder(s) {_join(extra)}"] if extra else [])
-        raise DataError(f"{_shown(split_dir)}: {'; '.join(problems)}. It must hold exactly one folder "
-                        f"per CIFAR-10 class: {_join(CIFAR10_CLASSES)}. Fix: rename, add or remove folders.")
+        problems = ([f"missing class folder(s) {_join(missing)}"] if missing else []) + (
+            [f"unexpected folder(s) {_join(extra)}"] if extra else []
+        )
+        raise DataError(
+            f"{_shown(split_dir)}: {'; '.join(problems)}. It must hold exactly one folder "
+            f"per CIFAR-10 class: {_join(CIFAR10_CLASSES)}. Fix: rename, add or remove folders."
+        )
     files: list[Path] = []
     for name in CIFAR10_CLASSES:
         names = sorted(entry.name for entry in os.scandir(split_dir / name) if not entry.name.startswith("."))
         others = [file for file in names if not file.lower().endswith(IMAGE_SUFFIXES)]
         if others:
-            raise DataError(f"{_display_file(data_root, split_dir / name / others[0])} is not a "
-                            f"{'/'.join(IMAGE_SUFFIXES)} image. Fix: move non-image files out of the class folders.")
+            raise DataError(
+                f"{_display_file(data_root, split_dir / name / others[0])} is not a "
+                f"{'/'.join(IMAGE_SUFFIXES)} image. Fix: move non-image files out of the class folders."
+            )
         if not names:
-            raise DataError(f"{_shown(split_dir / name)} holds no images. "
-                            "Fix: copy the class's images there or point at a complete copy.")
+            raise DataError(
+                f"{_shown(split_dir / name)} holds no images. "
+                "Fix: copy the class's images there or point at a complete copy."
+            )
         files += [split_dir / name / file for file in names]
     return files
 
@@ -360,13 +399,17 @@ def _decode_imagefolder(data_root: Path, files: list[Path]) -> tuple[torch.Tenso
             with Image.open(file, formats=("PNG", "JPEG")) as image:
                 if image.mode != "RGB" or image.size != (32, 32):
                     width, height = image.size
-                    raise DataError(f"{_display_file(data_root, file)} has shape ({len(image.getbands())}, {height}, "
-                                    f"{width}) (mode {image.mode}); CIFAR-10 images are (3, 32, 32) RGB. "
-                                    "Fix: replace it with a 32x32 RGB image or remove it.")
+                    raise DataError(
+                        f"{_display_file(data_root, file)} has shape ({len(image.getbands())}, {height}, "
+                        f"{width}) (mode {image.mode}); CIFAR-10 images are (3, 32, 32) RGB. "
+                        "Fix: replace it with a 32x32 RGB image or remove it."
+                    )
                 pixels[index] = np.asarray(image)
         except OSError as error:  # Pillow: not an image (UnidentifiedImageError), truncated, broken stream
-            raise DataError(f"{_display_file(data_root, file)} is not a readable image ({error}). "
-                            "Fix: replace it with an intact copy or remove it.") from None
+            raise DataError(
+                f"{_display_file(data_root, file)} is not a readable image ({error}). "
+                "Fix: replace it with an intact copy or remove it."
+            ) from None
     images = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()  # (N, H, W, C) -> (N, C, H, W)
     labels = torch.tensor([CIFAR10_CLASSES.index(file.parent.name) for file in files], dtype=torch.int64)
     return images, labels, CIFAR10_CLASSES
@@ -387,7 +430,7 @@ def _fingerprint(data_root: Path, files: list[Path]) -> str:
     prefix = str(data_root) + os.sep
     for file in files:
         name = str(file)  # plain strings and os.stat: pathlib's relative_to and stat cost 3x more on 30,000 files
-        relative = name[len(prefix):] if name.startswith(prefix) else file.relative_to(data_root).as_posix()
+        relative = name[len(prefix) :] if name.startswith(prefix) else file.relative_to(data_root).as_posix()
         stat = os.stat(name)
         digest.update(f"{relative.replace(os.sep, '/')}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()
@@ -412,16 +455,25 @@ def _read_cache(cache_file: Path, fingerprint: str) -> tuple[torch.Tensor, torch
         return None
 
 
-def _write_cache(cache_file: Path, fingerprint: str, images: torch.Tensor, labels: torch.Tensor,
-                 classes: tuple[str, ...]) -> None:
+def _write_cache(
+    cache_file: Path, fingerprint: str, images: torch.Tensor, labels: torch.Tensor, classes: tuple[str, ...]
+) -> None:
     """Save atomically (write a temporary file, then rename); a read-only cache folder only warns."""
-    payload = {"format": CACHE_FORMAT, "fingerprint": fingerprint, "images": images, "labels": labels,
-               "classes": list(classes)}
+    payload = {
+        "format": CACHE_FORMAT,
+        "fingerprint": fingerprint,
+        "images": images,
+        "labels": labels,
+        "classes": list(classes),
+    }
     try:
         atomic_write(cache_file, lambda tmp: torch.save(payload, tmp))
     except OSError as error:
-        warnings.warn(f"could not write the data cache {_shown(cache_file)} ({error}); "
-                      "the images will be decoded again next time.", stacklevel=3)
+        warnings.warn(
+            f"could not write the data cache {_shown(cache_file)} ({error}); "
+            "the images will be decoded again next time.",
+            stacklevel=3,
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -440,8 +492,9 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
         raise TypeError(f"augment expects a uint8 image tensor, got {_describe(images)}; augment before normalize().")
     if images.dim() != 4:
-        raise ValueError(f"augment expects a batch (B, C, H, W), got shape {tuple(images.shape)}; "
-                         "for one image use images[None].")
+        raise ValueError(
+            f"augment expects a batch (B, C, H, W), got shape {tuple(images.shape)}; for one image use images[None]."
+        )
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}.")
     batch, channels, height, width = images.shape
@@ -457,8 +510,9 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     image_size = channels * padded_height * padded_width
     # A view (no copy) whose entry k is the (C, H, W) window starting at flat position k of `sources`.
     crop_extent = (channels - 1) * padded_height * padded_width + (height - 1) * padded_width + width
-    windows = sources.as_strided((sources.numel() - crop_extent + 1, channels, height, width),
-                                 (1, padded_height * padded_width, padded_width, 1))
+    windows = sources.as_strided(
+        (sources.numel() - crop_extent + 1, channels, height, width), (1, padded_height * padded_width, padded_width, 1)
+    )
     start = (torch.arange(batch, device=images.device) + batch * flip) * image_size + top * padded_width + left  # (B,)
     return windows.index_select(0, start)  # (B, C, H, W)
 
@@ -501,8 +555,17 @@ class BatchIterator:
     or in a resumed run, gives identical batches.
     """
 
-    def __init__(self, data: CifarTensors, batch_size: int, *, train: bool, seed: int, epoch: int,
-                 drop_last: bool, device: torch.device) -> None:
+    def __init__(
+        self,
+        data: CifarTensors,
+        batch_size: int,
+        *,
+        train: bool,
+        seed: int,
+        epoch: int,
+        drop_last: bool,
+        device: torch.device,
+    ) -> None:
         self.data = data
         self.batch_size = batch_size
         self.train = train
@@ -519,15 +582,23 @@ class BatchIterator:
         generator = torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))
         order = torch.randperm(len(self.data), generator=generator) if self.train else torch.arange(len(self.data))
         for start in range(0, len(self) * self.batch_size, self.batch_size):
-            index = order[start:start + self.batch_size]  # (B,)
+            index = order[start : start + self.batch_size]  # (B,)
             images = self.data.images.index_select(0, index)  # uint8 (B, 3, 32, 32)
             if self.train:
                 images = augment(images, generator)
             yield normalize(images.to(self.device)), self.data.labels.index_select(0, index).to(self.device)
 
 
-def batches(data: CifarTensors, batch_size: int, *, train: bool, seed: int = 0, epoch: int = 0,
-            drop_last: bool | None = None, device: str | torch.device = "cpu") -> BatchIterator:
+def batches(
+    data: CifarTensors,
+    batch_size: int,
+    *,
+    train: bool,
+    seed: int = 0,
+    epoch: int = 0,
+    drop_last: bool | None = None,
+    device: str | torch.device = "cpu",
+) -> BatchIterator:
     """Iterate over ``data`` in batches of normalised images.
 
     ``train=True``: shuffled and augmented with a generator seeded from (seed, epoch); ``drop_last``
@@ -542,10 +613,13 @@ def batches(data: CifarTensors, batch_size: int, *, train: bool, seed: int = 0, 
         raise ValueError(f"data from {data.source} holds no images; load a non-empty split.")
     drop_last = train if drop_last is None else drop_last
     if drop_last and batch_size > len(data):
-        raise ValueError(f"batch_size {batch_size} is larger than the {len(data)} images, and drop_last=True "
-                         "would leave no batch. Fix: use a smaller batch_size or drop_last=False.")
-    return BatchIterator(data, batch_size, train=train, seed=seed, epoch=epoch, drop_last=drop_last,
-                         device=torch.device(device))
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the {len(data)} images, and drop_last=True "
+            "would leave no batch. Fix: use a smaller batch_size or drop_last=False."
+        )
+    return BatchIterator(
+        data, batch_size, train=train, seed=seed, epoch=epoch, drop_last=drop_last, device=torch.device(device)
+    )
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import copy
 import statistics
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn
@@ -93,9 +94,7 @@ def insert_attention(
             f"baseline_model must be a model from build_vgg (with a .config), got {type(baseline_model).__name__}"
         )
     if config.get("attention") is not None:
-        raise ValueError(
-            f"baseline_model already has attention={config['attention']!r}: insert into a plain model"
-        )
+        raise ValueError(f"baseline_model already has attention={config['attention']!r}: insert into a plain model")
     check_choice("attention", attention, ATTENTION_KINDS)
     if near_identity and "bias" in ATTENTION_KINDS[attention][2]:
         kwargs.setdefault("bias", True)
@@ -227,8 +226,10 @@ class Comparison:
                 f"{name:<12}{len(runs):>6}{start:>8.2f}%{stats.mean:>11.2f}%{stats.std:>7.2f}"
                 f"{f'{stats.low:.2f}-{stats.high:.2f}':>15}{seconds:>9.0f}"
             )
-        rows.append(f"baseline before fine-tuning: {100 * self.baseline_acc:.2f}%; "
-                    f"{self.attention} adds {self.added_parameters:,} parameters")  # fmt: skip
+        rows.append(
+            f"baseline before fine-tuning: {100 * self.baseline_acc:.2f}%; "
+            f"{self.attention} adds {self.added_parameters:,} parameters"
+        )
         rows.append(self.verdict())
         return "\n".join(rows)
 
@@ -259,14 +260,25 @@ def finetune_run(
     if attention is None:
         model = copy.deepcopy(baseline_model)
     else:
-        model, _ = insert_attention(baseline_model, attention, placement=placement, near_identity=near_identity,
-                                    **attention_kwargs)  # fmt: skip
+        model, _ = insert_attention(
+            baseline_model, attention, placement=placement, near_identity=near_identity, **attention_kwargs
+        )
     _, start_acc = evaluate(model, test_data, device=device, tta_flip=recipe.tta_flip)
     resume = None
     if out_dir is not None and (Path(out_dir) / LAST_CHECKPOINT).is_file():
         resume = out_dir
-    history = fit(model, train_data, test_data, recipe, seed=seed, device=device, progress=progress,
-                  out_dir=out_dir, resume=resume, on_epoch_start=temperature_annealing(model, recipe.epochs))
+    history = fit(
+        model,
+        train_data,
+        test_data,
+        recipe,
+        seed=seed,
+        device=device,
+        progress=progress,
+        out_dir=out_dir,
+        resume=resume,
+        on_epoch_start=temperature_annealing(model, recipe.epochs),
+    )
     arm = "plain" if attention is None else "attention"
     return FinetuneRun(arm, seed, start_acc, history), model
 
@@ -312,8 +324,16 @@ def compare_finetune(
             if progress:
                 print(f"seed {seed}: {arm_attention or 'plain control'}", flush=True)
             run, model = finetune_run(
-                baseline_model, arm_attention, seed, train_data=train_data, test_data=test_data, recipe=settings,
-                placement=placement, near_identity=near_identity, progress=progress, device=device,
+                baseline_model,
+                arm_attention,
+                seed,
+                train_data=train_data,
+                test_data=test_data,
+                recipe=settings,
+                placement=placement,
+                near_identity=near_identity,
+                progress=progress,
+                device=device,
                 **attention_kwargs,
             )
             if arm_attention is not None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from .runtime import atomic_write
 

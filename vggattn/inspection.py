@@ -81,9 +81,7 @@ class ShapeTable(list[ShapeRow]):
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.HEADER)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._cells()
-        )
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._cells())
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -125,7 +123,9 @@ GATE_ATTRIBUTES = ("last_gate", "last_channel_gate", "last_attention")
 """Where attention modules keep (detached) what they computed in their last forward pass."""
 
 
-def collect_gates(model: nn.Module, inputs: torch.Tensor | CifarTensors, *, batch_size: int = 500) -> dict[str, torch.Tensor]:
+def collect_gates(
+    model: nn.Module, inputs: torch.Tensor | CifarTensors, *, batch_size: int = 500
+) -> dict[str, torch.Tensor]:
     """What every attention module of `model` computes for every input: {module name: (N, ...)}, on the CPU.
 
     `inputs`: normalised images (N, 3, H, W), or a `CifarTensors` split (normalised by `batches`, in its
@@ -144,8 +144,12 @@ def collect_gates(model: nn.Module, inputs: torch.Tensor | CifarTensors, *, batc
             f"inputs must be a CifarTensors split or a (N, 3, H, W) tensor of normalised images, got "
             f"{type(inputs).__name__}{tuple(inputs.shape) if isinstance(inputs, torch.Tensor) else ''}"
         )
-    holders = [(name, module, attribute) for name, module in model.named_modules()
-               for attribute in GATE_ATTRIBUTES if hasattr(module, attribute)]
+    holders = [
+        (name, module, attribute)
+        for name, module in model.named_modules()
+        for attribute in GATE_ATTRIBUTES
+        if hasattr(module, attribute)
+    ]
     if not holders:
         raise ValueError(
             f"{type(model).__name__} has no module that keeps its gate ({', '.join(GATE_ATTRIBUTES)}); "
@@ -203,9 +207,7 @@ def count_parameters(
     return counts
 
 
-def count_flops(
-    model: nn.Module, input_shape: Sequence[int], by_module: bool = False
-) -> int | OrderedDict[str, int]:
+def count_flops(model: nn.Module, input_shape: Sequence[int], by_module: bool = False) -> int | OrderedDict[str, int]:
     """FLOPs of one forward pass of a zero input (eval, no grad), counted by `torch.utils.flop_counter`.
 
     A multiply-add counts as 2 FLOPs. The counter counts convolutions and matrix products only

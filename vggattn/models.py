@@ -52,6 +52,7 @@ block's pool, or after every conv's ReLU (as in the SE paper's VGG)."""
 CONV_PLACEMENTS = ("last_conv", "every_conv")
 """Which convs a dynamic conv replaces: the last of each block (the article's), or every one."""
 
+
 class AttentionKind(NamedTuple):
     placements: tuple[str, ...]
     default_placement: str  # the source article's (CBAM: where SE goes)
@@ -60,17 +61,31 @@ class AttentionKind(NamedTuple):
 
 
 ATTENTION_KINDS: dict[str, AttentionKind] = {
-    "se": AttentionKind(GATE_PLACEMENTS, "block_end", ("reduction", "min_hidden", "bias"),
-                        "Squeeze-and-Excitation, a gate per channel"),
-    "spatial": AttentionKind(GATE_PLACEMENTS, "after_pool", ("kernel_size", "bias"),
-                             "spatial attention, a gate per pixel"),
-    "cbam": AttentionKind(GATE_PLACEMENTS, "block_end", ("reduction", "kernel_size", "min_hidden", "bias"),
-                          "CBAM, channel then spatial gates"),
-    "dynamic": AttentionKind(CONV_PLACEMENTS, "last_conv", ("num_kernels", "reduction", "temperature", "min_hidden"),
-                             "dynamic convolution, K kernels mixed per image (Chen et al.)"),
-    "seed_dynamic": AttentionKind(CONV_PLACEMENTS, "last_conv", ("reduction", "min_hidden"),
-                                  "the source article's dynamic convolution (a generated kernel, corrected)"),
-}  # fmt: skip
+    "se": AttentionKind(
+        GATE_PLACEMENTS, "block_end", ("reduction", "min_hidden", "bias"), "Squeeze-and-Excitation, a gate per channel"
+    ),
+    "spatial": AttentionKind(
+        GATE_PLACEMENTS, "after_pool", ("kernel_size", "bias"), "spatial attention, a gate per pixel"
+    ),
+    "cbam": AttentionKind(
+        GATE_PLACEMENTS,
+        "block_end",
+        ("reduction", "kernel_size", "min_hidden", "bias"),
+        "CBAM, channel then spatial gates",
+    ),
+    "dynamic": AttentionKind(
+        CONV_PLACEMENTS,
+        "last_conv",
+        ("num_kernels", "reduction", "temperature", "min_hidden"),
+        "dynamic convolution, K kernels mixed per image (Chen et al.)",
+    ),
+    "seed_dynamic": AttentionKind(
+        CONV_PLACEMENTS,
+        "last_conv",
+        ("reduction", "min_hidden"),
+        "the source article's dynamic convolution (a generated kernel, corrected)",
+    ),
+}
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -109,20 +124,28 @@ class VGG(nn.Module):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"VGG expects a tensor of images (B, 3, H, W), got {type(x).__name__}")
         if x.dim() != 4:
-            raise ValueError(f"VGG expects a 4-D batch (B, 3, H, W), got shape {tuple(x.shape)}; "
-                             f"add a batch dimension with x.unsqueeze(0) for one image")  # fmt: skip
+            raise ValueError(
+                f"VGG expects a 4-D batch (B, 3, H, W), got shape {tuple(x.shape)}; "
+                f"add a batch dimension with x.unsqueeze(0) for one image"
+            )
         if not x.is_floating_point():
-            raise TypeError(f"VGG expects float images, normalised, got {x.dtype}: convert uint8 images with "
-                            f"vggattn.data.normalize(images) (scales to [0, 1], then subtracts the CIFAR-10 mean "
-                            f"and divides by its std)")  # fmt: skip
+            raise TypeError(
+                f"VGG expects float images, normalised, got {x.dtype}: convert uint8 images with "
+                f"vggattn.data.normalize(images) (scales to [0, 1], then subtracts the CIFAR-10 mean "
+                f"and divides by its std)"
+            )
         if x.shape[1] != 3:
-            raise ValueError(f"VGG expects 3 colour channels (B, 3, H, W), got {x.shape[1]} (shape {tuple(x.shape)})"
-                             f"{'; images in (B, H, W, 3) order need x.permute(0, 3, 1, 2)' if x.shape[-1] == 3 else ''}")
+            raise ValueError(
+                f"VGG expects 3 colour channels (B, 3, H, W), got {x.shape[1]} (shape {tuple(x.shape)})"
+                f"{'; images in (B, H, W, 3) order need x.permute(0, 3, 1, 2)' if x.shape[-1] == 3 else ''}"
+            )
         smallest = self.smallest_input
         if x.shape[2] < smallest or x.shape[3] < smallest:
-            raise ValueError(f"this VGG halves the map {smallest.bit_length() - 1} times, so its input must be at "
-                             f"least {smallest}x{smallest}, got {x.shape[2]}x{x.shape[3]}; resize the images "
-                             f"(e.g. torch.nn.functional.interpolate) to at least {smallest}x{smallest}")  # fmt: skip
+            raise ValueError(
+                f"this VGG halves the map {smallest.bit_length() - 1} times, so its input must be at "
+                f"least {smallest}x{smallest}, got {x.shape[2]}x{x.shape[3]}; resize the images "
+                f"(e.g. torch.nn.functional.interpolate) to at least {smallest}x{smallest}"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -291,12 +314,11 @@ def build_vgg(
     if isinstance(width, bool) or not isinstance(width, (int, float)):
         raise TypeError(f"width must be a number > 0 (1.0 is torchvision's VGG, 0.25 the CPU net), got {width!r}")
     if not math.isfinite(width) or width <= 0:
-        raise ValueError(f"width must be a number > 0 and finite (1.0 is torchvision's VGG, 0.25 the CPU net), "
-                         f"got {width!r}")
-    if scaled_channels(64, width) < 1:
         raise ValueError(
-            f"width={width} gives round(64 * width) = 0 channels in the first block; use width >= 1/64"
+            f"width must be a number > 0 and finite (1.0 is torchvision's VGG, 0.25 the CPU net), got {width!r}"
         )
+    if scaled_channels(64, width) < 1:
+        raise ValueError(f"width={width} gives round(64 * width) = 0 channels in the first block; use width >= 1/64")
     check_choice("head", head, HEADS)
     if num_classes is None:
         num_classes = 1000 if head == "imagenet" else 10

@@ -69,7 +69,10 @@ def run_notebook(path: Path, out_path: Path, timeout: int = 900, failed_path: Pa
     notebook = nbformat.read(path, as_version=4)
     notebook.metadata.pop("widgets", None)  # a previous run's widget state; progress bars' state is not kept
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
         store_widget_state=False,
     )
     start = time.perf_counter()
@@ -111,8 +114,11 @@ def write_summary(notebooks: list[Path], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vggattn.notebook_runner", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m vggattn.notebook_runner",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("notebooks", nargs="+", type=Path, help="notebooks to execute, in this order")
     parser.add_argument("--inplace", action="store_true", help="overwrite the notebooks with their executed versions")
     parser.add_argument("--timeout", type=int, default=900, help="seconds allowed per cell (default 900)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from torch import nn
 
@@ -25,9 +25,10 @@ def model_parts(model: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
         head_prefix = "classifier."
     else:
         linear_names = [
-            name for name, module in model.named_modules()
+            name
+            for name, module in model.named_modules()
             if isinstance(module, nn.Linear) and not f"{name}.".startswith(attention_prefixes)
-        ]  # fmt: skip
+        ]
         head_prefix = f"{linear_names[-1]}." if linear_names else None
     parts: dict[str, list[tuple[str, nn.Parameter]]] = {part: [] for part in PARTS}
     for name, parameter in model.named_parameters():

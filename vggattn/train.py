@@ -19,9 +19,10 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -81,8 +82,9 @@ class TrainConfig:
     label_smoothing: float = _option(0.0, "label smoothing epsilon in [0, 1)")
     grad_clip: float | None = _option(None, "clip the gradients' L2 norm to this value")
     mixed_precision: bool | str = _option(
-        False, "bf16 autocast on CPU and recent GPUs, fp16 on older GPUs; auto = bf16 only where the hardware "
-        "computes it natively"
+        False,
+        "bf16 autocast on CPU and recent GPUs, fp16 on older GPUs; auto = bf16 only where the hardware "
+        "computes it natively",
     )
     tta_flip: bool = _option(False, "evaluate on each test image and its mirror")
     channels_last: bool = _option(False, "NHWC memory format (faster convolutions on most CPUs)", cli=False)
@@ -95,11 +97,14 @@ class TrainConfig:
         if self.epochs is None or self.lr is None:
             raise TypeError("a recipe needs epochs and lr, e.g. TrainConfig(epochs=3, lr=0.02)")
         # plain forms, so that equal recipes compare (and hash) equal however they were written
-        object.__setattr__(self, "param_groups", tuple(sorted((str(part), float(lr))
-                                                              for part, lr in dict(self.param_groups).items())))
-        object.__setattr__(self, "stages", tuple(
-            (epochs, (parts,) if isinstance(parts, str) else tuple(parts)) for epochs, parts in self.stages
-        ))
+        object.__setattr__(
+            self, "param_groups", tuple(sorted((str(part), float(lr)) for part, lr in dict(self.param_groups).items()))
+        )
+        object.__setattr__(
+            self,
+            "stages",
+            tuple((epochs, (parts,) if isinstance(parts, str) else tuple(parts)) for epochs, parts in self.stages),
+        )
         check_int("epochs", self.epochs, minimum=1)
         check_int("batch_size", self.batch_size, minimum=1)
         check_int("eval_every", self.eval_every, minimum=1)
@@ -132,10 +137,14 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
-            raise TypeError(f"unknown recipe option(s) {', '.join(unknown)}; the options are: {', '.join(sorted(known))}")
+            raise TypeError(
+                f"unknown recipe option(s) {', '.join(unknown)}; the options are: {', '.join(sorted(known))}"
+            )
         if base is not None and not isinstance(base, cls):
-            raise TypeError(f"the recipe must be a TrainConfig, got {type(base).__name__}; "
-                            f"build one with TrainConfig(epochs=..., lr=...)")
+            raise TypeError(
+                f"the recipe must be a TrainConfig, got {type(base).__name__}; "
+                f"build one with TrainConfig(epochs=..., lr=...)"
+            )
         return replace(base, **options) if base is not None else cls(**options)
 
     def replace(self, **options: Any) -> TrainConfig:
@@ -166,8 +175,8 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
 def one_cycle_factor(step: int, total_steps: int, warmup_steps: int) -> float:
     """The one-cycle schedule as a factor of the peak lr, for step t = 0 .. T - 1 (W warm-up steps):
 
-        factor(t) = (t + 1) / W            for t < W       (linear warm-up, the peak at t = W - 1)
-        factor(t) = (T - t) / (T - W)      for t >= W      (linear decay, 1 / (T - W) at the last step)
+    factor(t) = (t + 1) / W            for t < W       (linear warm-up, the peak at t = W - 1)
+    factor(t) = (T - t) / (T - W)      for t >= W      (linear decay, 1 / (T - W) at the last step)
     """
     if step < warmup_steps:
         return (step + 1) / warmup_steps
@@ -345,10 +354,16 @@ def fit(
             test_loss, test_acc = evaluate(model, test_data, device=device, tta_flip=config.tta_flip)
         _check_finite(model, test_loss, epoch, steps_per_epoch, last_lr)
         record = EpochRecord(
-            epoch=epoch, train_loss=train_loss, train_acc=train_acc, test_loss=test_loss, test_acc=test_acc,
-            seconds=train_seconds, eval_seconds=time.perf_counter() - started - train_seconds,
-            images_per_s=images / train_seconds, lr=last_lr,
-        )  # fmt: skip
+            epoch=epoch,
+            train_loss=train_loss,
+            train_acc=train_acc,
+            test_loss=test_loss,
+            test_acc=test_acc,
+            seconds=train_seconds,
+            eval_seconds=time.perf_counter() - started - train_seconds,
+            images_per_s=images / train_seconds,
+            lr=last_lr,
+        )
         history.records.append(record)
         if progress:
             print(record.summary(epochs), flush=True)
@@ -357,9 +372,15 @@ def fit(
             history.to_csv(out_dir / "history.csv")
             if epoch % checkpoint_every == 0 or epoch == epochs or epoch == stop_after:
                 save_checkpoint(
-                    out_dir / LAST_CHECKPOINT, model, optimizer_, scheduler, epoch=epoch, history=history,
-                    scaler=scaler, extra=run,
-                )  # fmt: skip
+                    out_dir / LAST_CHECKPOINT,
+                    model,
+                    optimizer_,
+                    scheduler,
+                    epoch=epoch,
+                    history=history,
+                    scaler=scaler,
+                    extra=run,
+                )
         if on_epoch_end is not None:
             on_epoch_end(record)
         if epoch == stop_after:
@@ -420,8 +441,15 @@ def _train_epoch(
     if not trainable:
         raise ValueError(f"nothing to train in epoch {epoch}: every parameter is frozen; unfreeze(model, parts) first")
     loader = batches(train_data, config.batch_size, train=True, seed=config.seed, epoch=epoch, device=device)
-    bar = _progress_bar(loader, enabled=progress, total=len(loader), desc=f"epoch {epoch}/{config.epochs}",
-                        leave=False, unit="batch", mininterval=0.5)  # fmt: skip (updates at most twice a second)
+    bar = _progress_bar(
+        loader,
+        enabled=progress,
+        total=len(loader),
+        desc=f"epoch {epoch}/{config.epochs}",
+        leave=False,
+        unit="batch",
+        mininterval=0.5,
+    )  # the bar updates at most twice a second
     loss_sum, correct, images = 0.0, torch.zeros((), dtype=torch.int64, device=device), 0
     started = time.perf_counter()
     for step, (x, y) in enumerate(bar, start=1):
@@ -450,8 +478,12 @@ def _train_epoch(
         correct += (logits.argmax(dim=1) == y).sum()
         images += len(y)
         if progress and step % 10 == 0:
-            bar.set_postfix(loss=f"{loss_sum / images:.3f}", acc=f"{correct.item() / images:.1%}",
-                            img_s=f"{images / (time.perf_counter() - started):,.0f}", refresh=False)  # fmt: skip
+            bar.set_postfix(
+                loss=f"{loss_sum / images:.3f}",
+                acc=f"{correct.item() / images:.1%}",
+                img_s=f"{images / (time.perf_counter() - started):,.0f}",
+                refresh=False,
+            )
     if progress:
         bar.close()
     return loss_sum / images, correct.item() / images, images, last_lr

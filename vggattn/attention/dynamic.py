@@ -19,9 +19,7 @@ def _check_conv_for_copy(conv: nn.Conv2d, target: str) -> None:
     if not isinstance(conv, nn.Conv2d):
         raise TypeError(f"{target}.from_conv expects an nn.Conv2d, got {type(conv).__name__}")
     if conv.padding_mode != "zeros":
-        raise ValueError(
-            f"{target}.from_conv supports padding_mode='zeros' only, got {conv.padding_mode!r}"
-        )
+        raise ValueError(f"{target}.from_conv supports padding_mode='zeros' only, got {conv.padding_mode!r}")
 
 
 class SeedDynamicConv2d(nn.Module):
@@ -108,8 +106,13 @@ class SeedDynamicConv2d(nn.Module):
                 f"int padding, got {conv}; use DynamicConv2d.from_conv for other convolutions"
             )
         module = cls(
-            conv.in_channels, conv.out_channels, k, padding[0], reduction,
-            min_hidden=min_hidden, bias=conv.bias is not None,
+            conv.in_channels,
+            conv.out_channels,
+            k,
+            padding[0],
+            reduction,
+            min_hidden=min_hidden,
+            bias=conv.bias is not None,
         ).to(device=conv.weight.device, dtype=conv.weight.dtype)
         module.base_conv.load_state_dict(conv.state_dict())
         return module
@@ -180,7 +183,9 @@ class DynamicConv2d(nn.Module):
     once H_out * W_out <= K, so at CIFAR size a dynamic layer costs several plain convs.
     """
 
-    GROUPED_MIN_PIXELS = 128  # 16x16 maps and larger; on CPU (2 threads) the 8x8 map of VGG16 block 3 is faster mixing outputs
+    GROUPED_MIN_PIXELS = (
+        128  # 16x16 maps and larger; on CPU (2 threads) the 8x8 map of VGG16 block 3 is faster mixing outputs
+    )
     MATMUL_MAX_PIXELS = 4  # output maps of 2x2 and smaller: the K convs as unfold + matmul (_expert_outputs_by_matmul)
 
     def __init__(
@@ -328,8 +333,16 @@ class DynamicConv2d(nn.Module):
         """
         _check_conv_for_copy(conv, cls.__name__)
         module = cls(
-            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, conv.dilation,
-            conv.groups, conv.bias is not None, num_kernels, **kwargs,
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,
+            conv.stride,
+            conv.padding,
+            conv.dilation,
+            conv.groups,
+            conv.bias is not None,
+            num_kernels,
+            **kwargs,
         ).to(device=conv.weight.device, dtype=conv.weight.dtype)
         with torch.no_grad():
             module.weight.copy_(conv.weight.expand_as(module.weight))

@@ -20,10 +20,13 @@ BENCHMARKS = {
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
-        prog="python -m vggattn.bench", description=__doc__,
+        prog="python -m vggattn.bench",
+        description=__doc__,
         epilog="`python -m vggattn.bench NAME --help` lists a benchmark's own options.",
-    )  # fmt: skip
-    parser.add_argument("benchmark", choices=sorted(BENCHMARKS), help="; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items()))
+    )
+    parser.add_argument(
+        "benchmark", choices=sorted(BENCHMARKS), help="; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items())
+    )
     if not argv or argv[0].startswith("-"):
         parser.parse_args(argv)  # the top-level --help, or the usage error that lists the benchmarks
     args = parser.parse_args(argv[:1])  # the benchmark's name; the rest, --help included, is the benchmark's

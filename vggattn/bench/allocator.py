@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=float, default=0.25, help="VGG16-BN width (default %(default)s)")
     parser.add_argument("--batch", type=int, default=256, help="default %(default)s (the baseline recipe's)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per process (default %(default)s)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="processes per setting, alternating (default %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="processes per setting, alternating (default %(default)s)"
+    )
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="default %(default)s")
     args = parser.parse_args(argv)
     for name in ("batch", "steps", "repeats", "threads"):
@@ -62,22 +63,34 @@ def main(argv: list[str] | None = None) -> int:
         print("retain_freed_memory() changes glibc's malloc only: nothing to compare on this platform")
         return 0
 
-    print(f"VGG16-BN width {args.width}, batch {args.batch}, channels_last, {args.threads} threads, "
-          f"{args.steps} timed steps per process, {args.repeats} processes per setting, alternating")
+    print(
+        f"VGG16-BN width {args.width}, batch {args.batch}, channels_last, {args.threads} threads, "
+        f"{args.steps} timed steps per process, {args.repeats} processes per setting, alternating"
+    )
     print(f"{'run':>4}{'setting':>10}{'ms/step':>10}{'images/s':>10}{'faults/step':>13}")
     best: dict[str, float] = {}
     for run in range(1, args.repeats + 1):
         for setting in SETTINGS:
-            result = in_fresh_process("vggattn.bench.allocator:measure", setting == "retained", args.width,
-                                      args.batch, args.steps, args.threads)
+            result = in_fresh_process(
+                "vggattn.bench.allocator:measure",
+                setting == "retained",
+                args.width,
+                args.batch,
+                args.steps,
+                args.threads,
+            )
             if setting == "retained" and not result["applied"]:
                 print("retain_freed_memory() had no effect here (not glibc?): nothing to compare")
                 return 0
             best[setting] = min(best.get(setting, float("inf")), result["seconds"])
-            print(f"{run:>4}{setting:>10}{result['seconds'] * 1e3:>10.1f}{args.batch / result['seconds']:>10,.0f}"
-                  f"{result['faults']:>13,.0f}")
-    print(f"best run of each: default {args.batch / best['default']:,.0f} images/s, retained "
-          f"{args.batch / best['retained']:,.0f} images/s: {best['default'] / best['retained']:.2f}x faster")
+            print(
+                f"{run:>4}{setting:>10}{result['seconds'] * 1e3:>10.1f}{args.batch / result['seconds']:>10,.0f}"
+                f"{result['faults']:>13,.0f}"
+            )
+    print(
+        f"best run of each: default {args.batch / best['default']:,.0f} images/s, retained "
+        f"{args.batch / best['retained']:,.0f} images/s: {best['default'] / best['retained']:.2f}x faster"
+    )
     return 0
 
 

@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    print(f"one layer, forward + backward, batch {args.batch}, K={args.num_kernels}, width {args.width}, "
-          f"{args.threads} threads, median of {args.repeats} rounds (+1 warm-up); ms and x plain")
+    print(
+        f"one layer, forward + backward, batch {args.batch}, K={args.num_kernels}, width {args.width}, "
+        f"{args.threads} threads, median of {args.repeats} rounds (+1 warm-up); ms and x plain"
+    )
     print(f"{'layer':<14}" + "".join(f"{path:>20}" for path in PATHS) + f"{'forward takes':>15}")
     totals, chosen_total = dict.fromkeys(PATHS, 0.0), 0.0
     for channels, size in POSITIONS:
@@ -53,21 +55,28 @@ def main(argv: list[str] | None = None) -> int:
         x = torch.randn(args.batch, channels, size, size, requires_grad=True)
         grad = torch.randn(args.batch, channels, size, size)
         pi = dynamic.attention(x).detach().requires_grad_()  # (B, K): both paths get the same mixing weights
-        outputs = {"plain": lambda: plain(x),
-                   "mix_kernels": lambda: dynamic._mix_kernels(x, pi),
-                   "mix_outputs": lambda: dynamic._mix_outputs(x, pi)}  # fmt: skip
+        outputs = {
+            "plain": lambda: plain(x),
+            "mix_kernels": lambda: dynamic._mix_kernels(x, pi),
+            "mix_outputs": lambda: dynamic._mix_outputs(x, pi),
+        }
         seconds = median_seconds({path: lambda f=f: f().backward(grad) for path, f in outputs.items()}, args.repeats)
         for path in PATHS:
             totals[path] += seconds[path]
         chosen = "mix_kernels" if dynamic._mixes_kernels(x) else "mix_outputs"
         chosen_total += seconds[chosen]
-        print(f"{f'{channels}ch {size}x{size}':<14}"
-              + "".join(f"{seconds[p] * 1e3:>11.1f} ({seconds[p] / seconds['plain']:>5.2f}x)" for p in PATHS)
-              + f"{chosen:>15}")  # fmt: skip
-    print(f"{'all five':<14}"
-          + "".join(f"{totals[p] * 1e3:>11.1f} ({totals[p] / totals['plain']:>5.2f}x)" for p in PATHS))  # fmt: skip
-    print(f"as DynamicConv2d.forward chooses: {chosen_total * 1e3:.1f} ms for the five layers, "
-          f"{chosen_total / totals['plain']:.2f}x the plain convs")
+        print(
+            f"{f'{channels}ch {size}x{size}':<14}"
+            + "".join(f"{seconds[p] * 1e3:>11.1f} ({seconds[p] / seconds['plain']:>5.2f}x)" for p in PATHS)
+            + f"{chosen:>15}"
+        )
+    print(
+        f"{'all five':<14}" + "".join(f"{totals[p] * 1e3:>11.1f} ({totals[p] / totals['plain']:>5.2f}x)" for p in PATHS)
+    )
+    print(
+        f"as DynamicConv2d.forward chooses: {chosen_total * 1e3:.1f} ms for the five layers, "
+        f"{chosen_total / totals['plain']:.2f}x the plain convs"
+    )
     return 0
 
 

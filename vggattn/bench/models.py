@@ -101,8 +101,9 @@ def peak_train_memory(name: str, width: float, batch: int, threads: int) -> int 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vggattn.bench models", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m vggattn.bench models", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--width", type=float, default=0.25, help="channel multiplier (1 = full VGG16-BN)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (after one warm-up round)")
@@ -115,8 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
 
-    peaks = {name: None if args.no_peak else peak_train_memory(name, args.width, args.batch, torch.get_num_threads())
-             for name in args.variants}  # first: each in a fresh process
+    peaks = {
+        name: None if args.no_peak else peak_train_memory(name, args.width, args.batch, torch.get_num_threads())
+        for name in args.variants
+    }  # first: each in a fresh process
     torch.manual_seed(0)
     x = torch.randn(args.batch, 3, 32, 32)
     y = torch.randint(0, 10, (args.batch,))
@@ -126,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
         variants.append(Variant(name, model, optimizer))
 
-    print(f"VGG16-BN width {args.width}, batch {args.batch}, input 32x32, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, median of {args.repeats} rounds (+1 warm-up)")
+    print(
+        f"VGG16-BN width {args.width}, batch {args.batch}, input 32x32, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, median of {args.repeats} rounds (+1 warm-up)"
+    )
     actions = {}
     for variant in variants:  # one round: every variant's train step, then every variant's inference
         actions[("train", variant.name)] = lambda v=variant: train_step(v.model, v.optimizer, x, y)
@@ -137,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     train = {variant.name: seconds[("train", variant.name)] for variant in variants}
     infer = {variant.name: seconds[("infer", variant.name)] for variant in variants}
     plain_train, plain_infer = train["plain"], infer["plain"]
-    header = (f"{'variant':<13}{'params':>13}{'GFLOP/img':>11}{'train ms':>11}{'x plain':>9}"
-              f"{'infer ms':>11}{'x plain':>9}{'param MB x3':>13}{'saved act MB':>14}{'peak MB':>9}{'x plain':>9}")
+    header = (
+        f"{'variant':<13}{'params':>13}{'GFLOP/img':>11}{'train ms':>11}{'x plain':>9}"
+        f"{'infer ms':>11}{'x plain':>9}{'param MB x3':>13}{'saved act MB':>14}{'peak MB':>9}{'x plain':>9}"
+    )
     print(header)
     print("-" * len(header))
     for variant in variants:
@@ -146,13 +153,20 @@ def main(argv: list[str] | None = None) -> int:
         flops = count_flops(variant.model, (1, 3, 32, 32)) / 1e9
         activations = saved_activation_bytes(variant.model, x, y) / 2**20
         peak, plain_peak = peaks[variant.name], peaks["plain"]
-        peak_text = (f"{peak / 2**20:>9.0f}{peak / plain_peak:>9.2f}" if peak is not None and plain_peak
-                     else f"{'n/a':>9}{'':>9}")
-        print(f"{variant.name:<13}{params:>13,}{flops:>11.3f}{train[variant.name] * 1e3:>11.1f}"
-              f"{train[variant.name] / plain_train:>9.2f}{infer[variant.name] * 1e3:>11.1f}"
-              f"{infer[variant.name] / plain_infer:>9.2f}{3 * params * 4 / 2**20:>13.1f}{activations:>14.1f}{peak_text}")
-    print("param MB x3: weights, gradients and SGD momentum (float32); saved act MB: the tensors autograd "
-          "keeps for backward in one train step; peak MB: the rise of a fresh process's peak RSS over two train steps")
+        peak_text = (
+            f"{peak / 2**20:>9.0f}{peak / plain_peak:>9.2f}"
+            if peak is not None and plain_peak
+            else f"{'n/a':>9}{'':>9}"
+        )
+        print(
+            f"{variant.name:<13}{params:>13,}{flops:>11.3f}{train[variant.name] * 1e3:>11.1f}"
+            f"{train[variant.name] / plain_train:>9.2f}{infer[variant.name] * 1e3:>11.1f}"
+            f"{infer[variant.name] / plain_infer:>9.2f}{3 * params * 4 / 2**20:>13.1f}{activations:>14.1f}{peak_text}"
+        )
+    print(
+        "param MB x3: weights, gradients and SGD momentum (float32); saved act MB: the tensors autograd "
+        "keeps for backward in one train step; peak MB: the rise of a fresh process's peak RSS over two train steps"
+    )
     if "dynamic" in train and "seed_dynamic" in train:
         print(f"\nseed_dynamic / dynamic train step: {train['seed_dynamic'] / train['dynamic']:.1f}x")
     return 0

@@ -68,8 +68,7 @@ def in_fresh_process(function: str, *args: object) -> Any:
     literals (numbers, strings, bools). A failure raises RuntimeError with the process's stderr.
     """
     module, _, name = function.partition(":")
-    code = (f"import json, sys; from {module} import {name} as f; "
-            f"print(json.dumps(f(*{args!r})))")
+    code = f"import json, sys; from {module} import {name} as f; print(json.dumps(f(*{args!r})))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if result.returncode != 0 or not result.stdout.strip():
         raise RuntimeError(f"{function}{args!r} failed in a fresh process:\n{result.stderr}")

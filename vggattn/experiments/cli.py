@@ -54,8 +54,11 @@ def main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         for name in names:
             run_experiment(name, force=args.force, progress=not args.no_progress)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: run the same command again to continue from the last finished epoch "
-              f"(python -m vggattn experiments run {' '.join(names)})", file=sys.stderr)  # fmt: skip
+        print(
+            f"\ninterrupted: run the same command again to continue from the last finished epoch "
+            f"(python -m vggattn experiments run {' '.join(names)})",
+            file=sys.stderr,
+        )
         return 130
     return 0
 
@@ -67,8 +70,10 @@ def _status() -> int:
         record = read_record(spec.name) or {}
         p = record.get("provenance", {})
         where = f"{p.get('cpu_model', '-')} ({p.get('date', '')[:10]})" if p else "-"
-        print(f"{spec.name:<27}{state:<9}{current_hash(spec):<18}{where:<40}"
-              f"{paths.display_path(result_folder(spec.name))}")  # fmt: skip
+        print(
+            f"{spec.name:<27}{state:<9}{current_hash(spec):<18}{where:<40}"
+            f"{paths.display_path(result_folder(spec.name))}"
+        )
         if state != "fresh":
             print(f"  {reason}\n  refresh: {refresh_command(spec.name)}")
     return 0

@@ -89,9 +89,15 @@ def describe_data(source: dict[str, Any]) -> str:
 
 
 def provenance(
-    *, spec_hash: str, name: str, device: torch.device, precision: str, wall_seconds: float,
-    train_seconds: float, source: dict[str, Any],
-) -> dict[str, Any]:  # fmt: skip
+    *,
+    spec_hash: str,
+    name: str,
+    device: torch.device,
+    precision: str,
+    wall_seconds: float,
+    train_seconds: float,
+    source: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "spec_hash": spec_hash,
         "command": f"python -m vggattn experiments run {name}",

@@ -39,8 +39,7 @@ SE_FINETUNE = ExperimentSpec(
 SPATIAL_FINETUNE = replace(
     SE_FINETUNE,
     name="spatial-finetune",
-    description="spatial attention inserted near identity into the baseline vs the plain baseline, fine-tuned 2 "
-    "epochs",
+    description="spatial attention inserted near identity into the baseline vs the plain baseline, fine-tuned 2 epochs",
     recipe=FINETUNE_RECIPE.replace(epochs=2, eval_every=2),
     attention="spatial",
     data=DataSelection(train_per_class=200, test_per_class=200),
@@ -106,6 +105,8 @@ def get_spec(name: str) -> ExperimentSpec:
     if not isinstance(name, str):
         raise TypeError(f"an experiment name is a string, got {type(name).__name__} {name!r}")
     if name not in _BY_NAME:
-        raise ValueError(f"no experiment called {name!r}; the experiments are: {', '.join(_BY_NAME)} "
-                         f"(python -m vggattn experiments list)")  # fmt: skip
+        raise ValueError(
+            f"no experiment called {name!r}; the experiments are: {', '.join(_BY_NAME)} "
+            f"(python -m vggattn experiments list)"
+        )
     return _BY_NAME[name]

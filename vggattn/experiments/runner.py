@@ -88,9 +88,12 @@ def run_experiment(
     device = pick_device(spec.device)
     folder = work_folder(spec)
     if progress:
-        print(f"{spec.name}: {spec.description}\n  {spec.data.describe()}; seeds {list(spec.seeds)}; "
-              f"{estimate(spec, len(full_train))}\n  checkpoints in {paths.display_path(folder)} "
-              f"(an interrupted run continues from there)", flush=True)  # fmt: skip
+        print(
+            f"{spec.name}: {spec.description}\n  {spec.data.describe()}; seeds {list(spec.seeds)}; "
+            f"{estimate(spec, len(full_train))}\n  checkpoints in {paths.display_path(folder)} "
+            f"(an interrupted run continues from there)",
+            flush=True,
+        )
 
     start_model, start_acc, start_sha = None, None, None
     if spec.kind == "finetune":
@@ -105,18 +108,36 @@ def run_experiment(
         out_dir = folder / f"{arm}-s{seed}"
         if spec.kind == "finetune":
             run, model = finetune_run(
-                start_model, spec.attention if arm == "attention" else None, seed, train_data=train_data,
-                test_data=test_data, recipe=spec.recipe, placement=spec.placement, near_identity=spec.near_identity,
-                progress=progress, device=device, out_dir=out_dir, **spec.attention_kwargs(),
-            )  # fmt: skip
+                start_model,
+                spec.attention if arm == "attention" else None,
+                seed,
+                train_data=train_data,
+                test_data=test_data,
+                recipe=spec.recipe,
+                placement=spec.placement,
+                near_identity=spec.near_identity,
+                progress=progress,
+                device=device,
+                out_dir=out_dir,
+                **spec.attention_kwargs(),
+            )
             start_point = run.start_acc
             if arm == "attention":
                 added_parameters = _count(model) - _count(start_model)
         else:
             model = _build(spec, arm, seed)
             resume = out_dir if (out_dir / LAST_CHECKPOINT).is_file() else None
-            history = fit(model, train_data, test_data, spec.recipe, seed=seed, device=device, progress=progress,
-                          out_dir=out_dir, resume=resume)  # fmt: skip
+            history = fit(
+                model,
+                train_data,
+                test_data,
+                spec.recipe,
+                seed=seed,
+                device=device,
+                progress=progress,
+                out_dir=out_dir,
+                resume=resume,
+            )
             run, start_point = None, None
             if arm == "attention":
                 added_parameters = _count(model) - _count(_build(spec, "plain", seed))
@@ -141,17 +162,28 @@ def run_experiment(
     if saved_model is not None:
         model_path = result_folder(spec.name) / MODEL_FILE
         model, history = saved_model
-        save_checkpoint(model_path, model.cpu().float(), epoch=len(history), history=history,
-                        rng_states={}, extra={"experiment": spec.name, "spec_hash": record["spec_hash"]})  # fmt: skip
+        save_checkpoint(
+            model_path,
+            model.cpu().float(),
+            epoch=len(history),
+            history=history,
+            rng_states={},
+            extra={"experiment": spec.name, "spec_hash": record["spec_hash"]},
+        )
         record["model_file"], record["model_sha256"] = MODEL_FILE, file_sha256(model_path)
-    train_seconds = sum(record_.seconds + record_.eval_seconds for run in runs
-                        for record_ in History.from_dicts(run["history"]))  # fmt: skip
+    train_seconds = sum(
+        record_.seconds + record_.eval_seconds for run in runs for record_ in History.from_dicts(run["history"])
+    )
     precision = str(autocast_dtype(device, spec.recipe.mixed_precision) or torch.float32).removeprefix("torch.")
     record["provenance"] = provenance(
-        spec_hash=record["spec_hash"], name=spec.name, device=device, precision=precision,
-        wall_seconds=time.perf_counter() - started, train_seconds=train_seconds,
+        spec_hash=record["spec_hash"],
+        name=spec.name,
+        device=device,
+        precision=precision,
+        wall_seconds=time.perf_counter() - started,
+        train_seconds=train_seconds,
         source=data_source(full_train, full_test),
-    )  # fmt: skip
+    )
     write_record(spec.name, record)
     if progress:
         print(f"{spec.name}: stored in {paths.display_path(result_folder(spec.name))}/", flush=True)
@@ -171,16 +203,22 @@ def load_or_run(
     state, reason = status(spec)
     if state != "fresh":
         train_images = len(data[0]) if data is not None else 20_000
-        print(f"{reason}. Running it now: {estimate(spec, train_images)}. From a shell: "
-              f"`python -m vggattn experiments run {name}`", flush=True)  # fmt: skip
+        print(
+            f"{reason}. Running it now: {estimate(spec, train_images)}. From a shell: "
+            f"`python -m vggattn experiments run {name}`",
+            flush=True,
+        )
         return run_experiment(spec, force=True, data=data, progress=progress)
     result = ExperimentResult.load(name)
     print(result.describe(), flush=True)
     if data is not None:
         stored = result.provenance["data_source"]
         if data_fingerprint(*data) != stored["fingerprint"]:
-            print(f"  note: your data ({describe_data(data_source(*data))}) differ from the data of this result; "
-                  f"`{refresh_command(name)}` recomputes it on yours", flush=True)  # fmt: skip
+            print(
+                f"  note: your data ({describe_data(data_source(*data))}) differ from the data of this result; "
+                f"`{refresh_command(name)}` recomputes it on yours",
+                flush=True,
+            )
     return result
 
 

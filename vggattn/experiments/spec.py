@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..checks import check_choice, check_int
 from ..data import CifarTensors
@@ -128,8 +129,11 @@ class ExperimentSpec:
             "kind": self.kind,
             "recipe": self.recipe.as_dict(),
             "seeds": list(self.seeds),
-            "data": {"train_per_class": self.data.train_per_class, "test_per_class": self.data.test_per_class,
-                     "subset_seed": self.data.subset_seed},
+            "data": {
+                "train_per_class": self.data.train_per_class,
+                "test_per_class": self.data.test_per_class,
+                "subset_seed": self.data.subset_seed,
+            },
             "model": dict(self.model),
             "attention": self.attention,
             "attention_options": {key: value for key, value in self.attention_options},

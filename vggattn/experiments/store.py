@@ -177,8 +177,12 @@ class ExperimentResult:
             raise ValueError(f"{control.name} used other data than {self.name}: not a paired control")
         label = self.spec.attention if self.spec.near_identity else f"{self.spec.attention} (article init)"
         baseline_acc = self.start_acc if self.start_acc is not None else math.nan
-        return Comparison(label, baseline_acc, tuple(self.arm("attention")) + tuple(plain_from.arm("plain")),
-                          self.record.get("added_parameters", 0))  # fmt: skip
+        return Comparison(
+            label,
+            baseline_acc,
+            tuple(self.arm("attention")) + tuple(plain_from.arm("plain")),
+            self.record.get("added_parameters", 0),
+        )
 
     def model(self, device: str | torch.device = "cpu") -> nn.Module:
         """The stored model (eval mode): the saved seed's attention arm, or the trained network."""
