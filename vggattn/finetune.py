@@ -29,7 +29,7 @@ from .checks import check_choice
 from .data import CifarTensors
 from .history import History
 from .models import ATTENTION_KINDS, LoadReport, attention_modules, build_vgg, load_backbone_weights
-from .runtime import pick_device, seed_everything
+from .runtime import model_device, pick_device, seed_everything
 from .train import TrainConfig, evaluate, fit
 
 BASELINE = dict(depth=16, batch_norm=True, width=0.25, head="cifar", num_classes=10)
@@ -104,7 +104,7 @@ def insert_attention(
         for _, module in attention_modules(model):
             if hasattr(module, "init_near_identity"):
                 module.init_near_identity()
-    device = next(baseline_model.parameters()).device
+    device = model_device(baseline_model)
     return model.to(device).train(baseline_model.training), report
 
 

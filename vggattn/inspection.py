@@ -20,7 +20,7 @@ from vggattn.attention import ATTENTION_MODULES, hidden_width
 from vggattn.checks import check_choice, check_int
 from vggattn.data import CifarTensors, batches
 from vggattn.models import VGG, attention_modules
-from vggattn.runtime import evaluating
+from vggattn.runtime import evaluating, model_device
 
 GROUPINGS = (None, "block", "type", "module")
 
@@ -90,9 +90,7 @@ def _example_input(model: nn.Module, input_shape: Sequence[int]) -> torch.Tensor
         isinstance(s, int) and s >= 1 for s in input_shape
     ):
         raise ValueError(f"input_shape must be a tuple of sizes >= 1, e.g. (1, 3, 32, 32), got {input_shape!r}")
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else None
-    return torch.zeros(tuple(input_shape), device=device)
+    return torch.zeros(tuple(input_shape), device=model_device(model))
 
 
 def trace_shapes(model: nn.Module, input_shape: Sequence[int]) -> ShapeTable:
@@ -155,8 +153,7 @@ def collect_gates(
             f"{type(model).__name__} has no module that keeps its gate ({', '.join(GATE_ATTRIBUTES)}); "
             f"build it with attention='se', 'spatial', 'cbam' or 'dynamic'"
         )
-    parameter = next(model.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
+    device = model_device(model)
     collected: dict[str, list[torch.Tensor]] = {name: [] for name, _, _ in holders}
     with evaluating(model):
         for images in parts:
@@ -234,14 +231,13 @@ def summary(model: nn.Module, input_size: Sequence[int], **kwargs: object) -> to
 
     `print(summary(model, (1, 3, 32, 32)))` gives the same text on every run; `kwargs` override.
     """
-    parameter = next(model.parameters(), None)
     options = {
         "col_names": ("output_size", "num_params"),
         "row_settings": ("var_names",),
         "depth": 3,
         "mode": "eval",
         "verbose": 0,
-        "device": parameter.device if parameter is not None else "cpu",
+        "device": model_device(model),
         **kwargs,
     }
     return torchinfo.summary(model, input_size=tuple(input_size), **options)

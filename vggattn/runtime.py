@@ -44,6 +44,12 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     return chosen
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (the CPU for a model without parameters)."""
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
 def seed_everything(seed: int, *, deterministic: bool | None = None) -> None:
     """Seed Python's `random`, NumPy and torch (CPU and every GPU) with `seed`.
 
