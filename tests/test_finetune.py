@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from vggattn.attention import DynamicConv2d
+from vggattn.attention.kinds import ATTENTION_KINDS
 from vggattn.finetune import (
     FINETUNE_RECIPE,
     Comparison,
@@ -16,7 +17,7 @@ from vggattn.finetune import (
     temperature_annealing,
 )
 from vggattn.history import EpochRecord, History
-from vggattn.models import ATTENTION_KINDS, attention_modules, build_vgg
+from vggattn.models import attention_modules, build_vgg
 from vggattn.train import fit
 
 TINY_BASELINE = dict(depth=11, batch_norm=True, width=1 / 16, head="cifar", num_classes=10)

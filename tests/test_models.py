@@ -12,10 +12,10 @@ from torch import nn
 
 from vggattn import models
 from vggattn.attention import CBAM, DynamicConv2d, SeedDynamicConv2d, SpatialAttention, SqueezeExcitation
+from vggattn.attention.kinds import ATTENTION_KINDS, AttentionKind
 from vggattn.bench import models as bench_models
 from vggattn.inspection import count_parameters, seed_dynamic_conv_parameters
 from vggattn.models import (
-    ATTENTION_KINDS,
     CFGS,
     WeightsUnavailableError,
     attention_modules,
@@ -396,3 +396,13 @@ def test_the_smallest_input_follows_the_depth_of_pooling():
     model = build_vgg(11, True, 1 / 16, head="cifar")
     assert model.smallest_input == 32
     assert model(torch.zeros(1, 3, 32, 40)).shape == (1, 10)
+
+
+def test_a_new_attention_kind_is_one_registry_entry(monkeypatch):
+    """build_vgg dispatches through ATTENTION_KINDS only: registering a kind is enough to build it anywhere."""
+    identity = AttentionKind(lambda i, o, options: nn.Identity(), False, ("after_pool",), "after_pool", (), "nothing")
+    monkeypatch.setitem(ATTENTION_KINDS, "identity", identity)
+    model = build_vgg(11, True, 1 / 16, head="cifar", attention="identity")
+    assert [name for name in model.features._modules if name.startswith("identity")] == [
+        f"identity{b}" for b in range(1, 6)
+    ]

@@ -20,6 +20,7 @@ import torch
 
 from . import paths
 from .allocator import retain_freed_memory
+from .attention.kinds import ATTENTION_KINDS, CONV_PLACEMENTS, GATE_PLACEMENTS
 from .checkpoints import LAST_CHECKPOINT, CheckpointError, load_checkpoint, model_from_checkpoint
 from .data import DataError, load_cifar10_splits
 from .experiments import cli as experiments_cli
@@ -30,7 +31,7 @@ from .finetune import (
     insert_attention,
     temperature_annealing,
 )
-from .models import ATTENTION_KINDS, CFGS, CONV_PLACEMENTS, GATE_PLACEMENTS, HEADS, build_vgg
+from .models import CFGS, HEADS, build_vgg
 from .runtime import seed_everything
 from .train import OPTIMIZERS, SCHEDULES, TrainConfig, TrainingDiverged, fit
 

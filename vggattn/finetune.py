@@ -24,11 +24,12 @@ import torch
 from torch import nn
 
 from .attention import DynamicConv2d, temperature_schedule
+from .attention.kinds import ATTENTION_KINDS
 from .checkpoints import LAST_CHECKPOINT
 from .checks import check_choice
 from .data import CifarTensors
 from .history import History
-from .models import ATTENTION_KINDS, LoadReport, attention_modules, build_vgg, load_backbone_weights
+from .models import LoadReport, attention_modules, build_vgg, load_backbone_weights
 from .runtime import model_device, pick_device, seed_everything
 from .train import TrainConfig, evaluate, fit
 
@@ -96,7 +97,7 @@ def insert_attention(
     if config.get("attention") is not None:
         raise ValueError(f"baseline_model already has attention={config['attention']!r}: insert into a plain model")
     check_choice("attention", attention, ATTENTION_KINDS)
-    if near_identity and "bias" in ATTENTION_KINDS[attention][2]:
+    if near_identity and "bias" in ATTENTION_KINDS[attention].options:
         kwargs.setdefault("bias", True)
     model = build_vgg(**{**config, "attention": attention, "placement": placement, **kwargs})
     report = load_backbone_weights(model, baseline_model.state_dict())

@@ -18,7 +18,6 @@ import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from urllib.error import URLError
 
 import torch
@@ -27,12 +26,10 @@ from torch import nn
 
 from vggattn.attention import (
     ATTENTION_MODULES,
-    CBAM,
     DynamicConv2d,
     SeedDynamicConv2d,
-    SpatialAttention,
-    SqueezeExcitation,
 )
+from vggattn.attention.kinds import ATTENTION_KINDS
 from vggattn.checks import check_choice, check_int
 
 # torchvision's `cfgs`, keyed by depth (torchvision's letters: 11 "A", 13 "B", 16 "D", 19 "E").
@@ -45,47 +42,6 @@ CFGS: dict[int, list[int | str]] = {
 }
 NUM_BLOCKS = 5
 HEADS = ("imagenet", "cifar")
-
-GATE_PLACEMENTS = ("block_end", "after_pool", "every_conv")
-"""Where a gating module goes: after the last conv's ReLU of a block (before its pool), after the
-block's pool, or after every conv's ReLU (as in the SE paper's VGG)."""
-CONV_PLACEMENTS = ("last_conv", "every_conv")
-"""Which convs a dynamic conv replaces: the last of each block (the article's), or every one."""
-
-
-class AttentionKind(NamedTuple):
-    placements: tuple[str, ...]
-    default_placement: str  # the source article's (CBAM: where SE goes)
-    options: tuple[str, ...]  # the keyword arguments build_vgg passes on to the module
-    summary: str = ""  # what it is, in a few words (the command line's help)
-
-
-ATTENTION_KINDS: dict[str, AttentionKind] = {
-    "se": AttentionKind(
-        GATE_PLACEMENTS, "block_end", ("reduction", "min_hidden", "bias"), "Squeeze-and-Excitation, a gate per channel"
-    ),
-    "spatial": AttentionKind(
-        GATE_PLACEMENTS, "after_pool", ("kernel_size", "bias"), "spatial attention, a gate per pixel"
-    ),
-    "cbam": AttentionKind(
-        GATE_PLACEMENTS,
-        "block_end",
-        ("reduction", "kernel_size", "min_hidden", "bias"),
-        "CBAM, channel then spatial gates",
-    ),
-    "dynamic": AttentionKind(
-        CONV_PLACEMENTS,
-        "last_conv",
-        ("num_kernels", "reduction", "temperature", "min_hidden"),
-        "dynamic convolution, K kernels mixed per image (Chen et al.)",
-    ),
-    "seed_dynamic": AttentionKind(
-        CONV_PLACEMENTS,
-        "last_conv",
-        ("reduction", "min_hidden"),
-        "the source article's dynamic convolution (a generated kernel, corrected)",
-    ),
-}
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -159,19 +115,6 @@ def scaled_channels(channels: int, width: float) -> int:
     return round(channels * width)
 
 
-def _make_attention(kind: str, in_channels: int, out_channels: int, options: dict) -> nn.Module:
-    """One attention module of `kind` for a layer with these channels (a dynamic kind replaces a 3x3 conv)."""
-    if kind == "se":
-        return SqueezeExcitation(out_channels, **options)
-    if kind == "spatial":
-        return SpatialAttention(**options)
-    if kind == "cbam":
-        return CBAM(out_channels, **options)
-    if kind == "dynamic":
-        return DynamicConv2d(in_channels, out_channels, 3, padding=1, **options)
-    return SeedDynamicConv2d(in_channels, out_channels, 3, padding=1, **options)
-
-
 def _make_features(
     cfg: list[int | str],
     batch_norm: bool,
@@ -194,15 +137,16 @@ def _make_features(
         layers[name] = layer
         layer_block[name] = block
 
-    dynamic = attention in ("dynamic", "seed_dynamic")
+    kind = ATTENTION_KINDS[attention] if attention is not None else None
+    dynamic = kind is not None and kind.replaces_conv
     for position, value in enumerate(cfg):
         attended = attention is not None and block in blocks
         if value == "M":
             if attended and placement == "block_end":
-                add(_make_attention(attention, in_channels, in_channels, options), f"{attention}{block}")
+                add(kind.build(in_channels, in_channels, options), f"{attention}{block}")
             add(nn.MaxPool2d(kernel_size=2, stride=2))
             if attended and placement == "after_pool":
-                add(_make_attention(attention, in_channels, in_channels, options), f"{attention}{block}")
+                add(kind.build(in_channels, in_channels, options), f"{attention}{block}")
             block, conv_in_block = block + 1, 0
             continue
         out_channels, conv_in_block = scaled_channels(value, width), conv_in_block + 1
@@ -210,7 +154,7 @@ def _make_features(
             placement == "every_conv" or (placement == "last_conv" and cfg[position + 1] == "M")
         )
         if at_this_conv and dynamic:
-            add(_make_attention(attention, in_channels, out_channels, options))
+            add(kind.build(in_channels, out_channels, options))
         else:
             add(nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1))
         if batch_norm:
@@ -218,7 +162,7 @@ def _make_features(
         add(nn.ReLU(inplace=True))
         if at_this_conv and not dynamic:
             name = f"{attention}{block}_{conv_in_block}"
-            add(_make_attention(attention, in_channels, out_channels, options), name)
+            add(kind.build(in_channels, out_channels, options), name)
         in_channels = out_channels
     return nn.Sequential(layers), layer_block
 
