@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from torchvision.datasets import cifar as torchvision_cifar
 
 from vggattn import paths
 from vggattn.checks import check_choice, check_int
-from vggattn.runtime import atomic_write
+from vggattn.data_cache import cache_file_for, read_cache, source_fingerprint, write_cache
 
 CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane",
@@ -60,7 +59,6 @@ CROP_PADDING = 4
 SPLITS = ("train", "test")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 CANONICAL_FOLDER = torchvision.datasets.CIFAR10.base_folder  # "cifar-10-batches-py"
-CACHE_FORMAT = 1  # bump when the cached dict changes shape
 
 FIX_HINT = (
     "Fix: export VGGATTN_DATA=/path/to/cifar10 (a folder holding cifar-10-batches-py/, "
@@ -250,10 +248,10 @@ def load_cifar10(
     check_choice("split", split, SPLITS)
     data_root, layout = find_or_download(root) if download else find_data_root(root)
     files = _canonical_files(data_root, split) if layout == "canonical" else _imagefolder_files(data_root, split)
-    fingerprint = _fingerprint(data_root, files)
-    cache_file = _cache_file(data_root, split, layout)
+    fingerprint = source_fingerprint(data_root, files)
+    cache_file = cache_file_for(data_root, split, layout)
 
-    cached = _read_cache(cache_file, fingerprint) if cache else None
+    cached = read_cache(cache_file, fingerprint) if cache else None
     if cached is not None:
         images, labels, classes = cached
     else:
@@ -262,7 +260,7 @@ def load_cifar10(
         else:
             images, labels, classes = _decode_imagefolder(data_root, files)
         if cache:
-            _write_cache(cache_file, fingerprint, images, labels, classes)
+            write_cache(cache_file, fingerprint, images, labels, classes)
 
     kind = "canonical CIFAR-10" if layout == "canonical" else "ImageFolder copy"
     data = CifarTensors(images, labels, classes, f"{kind} at {paths.display_path(data_root)} ({split})")
@@ -418,62 +416,6 @@ def _decode_imagefolder(data_root: Path, files: list[Path]) -> tuple[torch.Tenso
 def _display_file(data_root: Path, file: Path) -> str:
     """A file as ``<root>/train/cat/0001.jpg``: the data root shortened, the rest kept."""
     return f"{_shown(data_root)}/{file.relative_to(data_root).as_posix()}"
-
-
-# ----------------------------------------------------------------------------------------------
-# The cache
-
-
-def _fingerprint(data_root: Path, files: list[Path]) -> str:
-    """A hash of every file's relative name, size and modification time."""
-    digest = hashlib.sha256()
-    prefix = str(data_root) + os.sep
-    for file in files:
-        name = str(file)  # plain strings and os.stat: pathlib's relative_to and stat cost 3x more on 30,000 files
-        relative = name[len(prefix) :] if name.startswith(prefix) else file.relative_to(data_root).as_posix()
-        stat = os.stat(name)
-        digest.update(f"{relative.replace(os.sep, '/')}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
-def _cache_file(data_root: Path, split: str, layout: str) -> Path:
-    source = hashlib.sha256(f"{data_root.resolve()}|{split}|{layout}".encode()).hexdigest()[:16]
-    return paths.cache_dir() / f"cifar10-{layout}-{split}-{source}.pt"
-
-
-def _read_cache(cache_file: Path, fingerprint: str) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]] | None:
-    """The cached (images, labels, classes), or None if absent, stale or unreadable (then it is rebuilt)."""
-    if not cache_file.is_file():
-        return None
-    try:
-        cached = torch.load(cache_file, weights_only=True)
-        if cached["format"] != CACHE_FORMAT or cached["fingerprint"] != fingerprint:
-            return None
-        return cached["images"], cached["labels"], tuple(cached["classes"])
-    except (OSError, RuntimeError, EOFError, IndexError, pickle.UnpicklingError, KeyError, TypeError):
-        # what torch.load raises for an empty, truncated or garbled file, and indexing a non-dict
-        return None
-
-
-def _write_cache(
-    cache_file: Path, fingerprint: str, images: torch.Tensor, labels: torch.Tensor, classes: tuple[str, ...]
-) -> None:
-    """Save atomically (write a temporary file, then rename); a read-only cache folder only warns."""
-    payload = {
-        "format": CACHE_FORMAT,
-        "fingerprint": fingerprint,
-        "images": images,
-        "labels": labels,
-        "classes": list(classes),
-    }
-    try:
-        atomic_write(cache_file, lambda tmp: torch.save(payload, tmp))
-    except OSError as error:
-        warnings.warn(
-            f"could not write the data cache {_shown(cache_file)} ({error}); "
-            "the images will be decoded again next time.",
-            stacklevel=3,
-        )
 
 
 # ----------------------------------------------------------------------------------------------
