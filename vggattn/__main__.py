@@ -171,22 +171,28 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         torch.set_num_threads(args.threads)
     out = args.out or paths.project_root() / "runs" / _run_name(args)
     if out.exists() and not out.is_dir():
-        parser.error(f"--out {_shown(out)} is a file, not a folder: give the name of a folder for the run's files")
+        parser.error(
+            f"--out {paths.shown_path(out)} is a file, not a folder: give the name of a folder for the run's files"
+        )
     last = out / LAST_CHECKPOINT
     if args.resume:
         if not last.is_file():
-            parser.error(f"--resume: no checkpoint at {_shown(last)}; start the run without --resume")
+            parser.error(f"--resume: no checkpoint at {paths.shown_path(last)}; start the run without --resume")
         run = _resumed_run(args, parser, out)
     else:
         run = _new_run(args, parser)  # the options checked first
         if last.is_file():
-            parser.error(f"{_shown(out)} already holds a run: add --resume to continue it, or choose another --out")
+            parser.error(
+                f"{paths.shown_path(out)} already holds a run: add --resume to continue it, or choose another --out"
+            )
     try:
         out.mkdir(parents=True, exist_ok=True)
         if not args.resume:
             (out / RUN_FILE).write_text(json.dumps(run, indent=1) + "\n", encoding="utf-8")
     except OSError as error:
-        parser.error(f"--out {_shown(out)} cannot be written ({error.strerror}): choose a folder you can write to")
+        parser.error(
+            f"--out {paths.shown_path(out)} cannot be written ({error.strerror}): choose a folder you can write to"
+        )
 
     recipe = TrainConfig.from_options(None, **run["recipe"])
     if args.eval_every is not None:
@@ -201,11 +207,11 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         done = load_checkpoint(last)["epoch"]
         if done >= recipe.epochs:
             print(
-                f"the run in {_shown(out)} is complete ({done} of {recipe.epochs} epochs): nothing to do; "
+                f"the run in {paths.shown_path(out)} is complete ({done} of {recipe.epochs} epochs): nothing to do; "
                 f"its files are history.json, history.csv and {LAST_CHECKPOINT}"
             )
             return 0
-        print(f"resuming the run in {_shown(out)} after epoch {done} of {recipe.epochs}")
+        print(f"resuming the run in {paths.shown_path(out)} after epoch {done} of {recipe.epochs}")
     try:
         history = fit(
             model,
@@ -229,14 +235,14 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         done = load_checkpoint(last)["epoch"]
         print(
             f"\ninterrupted after {done} finished epoch(s); continue with: python -m vggattn train --out "
-            f"{_shown(out)} --resume",
+            f"{paths.shown_path(out)} --resume",
             file=sys.stderr,
         )
         return 130
     best = history.best
     print(
         f"final test accuracy {history.final.test_acc:.2%} (best {best.test_acc:.2%} at epoch {best.epoch}); "
-        f"wrote history.json, history.csv and {LAST_CHECKPOINT} to {_shown(out)}"
+        f"wrote history.json, history.csv and {LAST_CHECKPOINT} to {paths.shown_path(out)}"
     )
     return 0
 
@@ -289,7 +295,7 @@ def _resumed_run(args: argparse.Namespace, parser: argparse.ArgumentParser, out:
     """The run as it was started (its run.json); a flag that would change it is refused, naming the flag."""
     if not (out / RUN_FILE).is_file():
         parser.error(
-            f"--resume: {_shown(out)} has {LAST_CHECKPOINT} but no {RUN_FILE} (a run of an older version); "
+            f"--resume: {paths.shown_path(out)} has {LAST_CHECKPOINT} but no {RUN_FILE} (a run of an older version); "
             f"start a new run"
         )
     run = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
@@ -302,7 +308,7 @@ def _resumed_run(args: argparse.Namespace, parser: argparse.ArgumentParser, out:
             differ.append(f"--{name.replace('_', '-')} {value} (the run has {stored})")
     if differ:
         parser.error(
-            f"--resume continues the run in {_shown(out)} with its own model, recipe and data: "
+            f"--resume continues the run in {paths.shown_path(out)} with its own model, recipe and data: "
             f"{'; '.join(differ)}. Leave these flags out (only --device, --threads, --eval-every and "
             f"--no-progress may change), or start a new run with another --out"
         )
@@ -339,12 +345,6 @@ def _finetune_start(run: dict, model: torch.nn.Module) -> torch.nn.Module:
     inserted, report = insert_attention(start, attention, placement=run["model"]["placement"])
     print(f"--finetune-from {Path(run['finetune_from']).name}: {report}")
     return inserted
-
-
-def _shown(path: Path) -> str:
-    """A path relative to the project when inside it, else as the user typed it."""
-    inside = paths.display_path(path)
-    return str(path) if inside.startswith("<") else inside
 
 
 def _run_name(args: argparse.Namespace) -> str:

@@ -115,7 +115,7 @@ def load_checkpoint(
         )
     if path.stat().st_size == 0:
         raise CheckpointError(
-            f"{_as_given(path)} is empty (0 bytes): the run that wrote it was interrupted, or the "
+            f"{paths.shown_path(path)} is empty (0 bytes): the run that wrote it was interrupted, or the "
             f"file was copied wrongly; use another checkpoint or train again"
         )
     try:
@@ -123,24 +123,19 @@ def load_checkpoint(
     except Exception as error:  # any bytes torch cannot read: truncated, corrupt, not a checkpoint at all
         said = str(error).strip().split(". ")[0].splitlines()[0][:100] if str(error).strip() else ""
         raise CheckpointError(
-            f"{_as_given(path)} is not a readable checkpoint: truncated, corrupt or not a torch file of tensors "
+            f"{paths.shown_path(path)} is not a readable checkpoint: truncated, corrupt or not a torch file of tensors "
             f"(pickled Python code is never loaded) (torch.load: {type(error).__name__}{': ' + said if said else ''}"
             f"); use another checkpoint, copy it again, or train again"
         ) from None
     if not isinstance(checkpoint, dict) or "model_state" not in checkpoint:
         raise CheckpointError(
-            f"{_as_given(path)} is not a vggattn checkpoint (no 'model_state'); write checkpoints with save_checkpoint"
+            f"{paths.shown_path(path)} is not a vggattn checkpoint (no 'model_state'); "
+            "write checkpoints with save_checkpoint"
         )
     if model is not None:
         config = checkpoint.get("model_config")
         load_model_state(model, checkpoint["model_state"], source=path.name, model_config=config)
     return checkpoint
-
-
-def _as_given(path: Path) -> str:
-    """A path as the user gave it when it is outside the project (a relative one stays relative)."""
-    inside = paths.display_path(path)
-    return str(path) if inside.startswith("<") else inside
 
 
 def load_model_state(

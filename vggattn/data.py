@@ -170,7 +170,7 @@ def find_or_download(root: str | os.PathLike | None = None) -> tuple[Path, str]:
     if not chosen_folder.is_dir() and origin != "the project's data folder":
         fix = "fix --data-root (root=... in Python)" if root is not None else "fix or unset VGGATTN_DATA"
         raise DataError(
-            f"{_shown(chosen_folder)} ({origin}) does not exist: {fix}, or create the folder to download "
+            f"{paths.shown_path(chosen_folder)} ({origin}) does not exist: {fix}, or create the folder to download "
             f"CIFAR-10 into it.\n{_not_found_message(candidates)}"
         )
     target = chosen_folder if chosen_folder.is_dir() else paths.data_dir()
@@ -178,7 +178,7 @@ def find_or_download(root: str | os.PathLike | None = None) -> tuple[Path, str]:
         torchvision.datasets.CIFAR10(target, train=True, download=True)
     except (OSError, RuntimeError) as error:  # offline: URLError (an OSError); a bad checksum: RuntimeError
         reason = getattr(error, "reason", error)
-        failure = f"Downloading it into {_shown(target)} failed ({type(error).__name__}: {reason}).\n"
+        failure = f"Downloading it into {paths.shown_path(target)} failed ({type(error).__name__}: {reason}).\n"
         raise DataError(_not_found_message(candidates, failure)) from None
     return find_data_root(target)
 
@@ -209,14 +209,10 @@ def _layout(folder: Path) -> str | None:
     return None
 
 
-def _shown(folder: Path) -> str:
-    """A folder as the user typed it, or relative to the project when inside it."""
-    inside = paths.display_path(folder)
-    return str(folder) if inside.startswith("<") else inside
-
-
 def _not_found_message(candidates: list[tuple[Path, str]], download_failure: str = "") -> str:
-    looked = "\n".join(f"  - {_shown(folder)} ({origin}): {_why_empty(folder)}" for folder, origin in candidates)
+    looked = "\n".join(
+        f"  - {paths.shown_path(folder)} ({origin}): {_why_empty(folder)}" for folder, origin in candidates
+    )
     return f"No CIFAR-10 found. Looked in:\n{looked}\n{download_failure}{FIX_HINT}"
 
 
@@ -289,7 +285,7 @@ def _canonical_files(data_root: Path, split: str) -> list[Path]:
     missing = [file.name for file in files if not file.is_file()]
     if missing:
         raise DataError(
-            f"{_shown(data_root / CANONICAL_FOLDER)} lacks {_join(missing)}. "
+            f"{paths.shown_path(data_root / CANONICAL_FOLDER)} lacks {_join(missing)}. "
             "Fix: delete that folder and download CIFAR-10 again."
         )
     return files
@@ -306,7 +302,7 @@ def _decode_canonical(data_root: Path, split: str) -> tuple[torch.Tensor, torch.
     classes = tuple(dataset.classes)
     if classes != CIFAR10_CLASSES:
         raise DataError(
-            f"{_shown(data_root / CANONICAL_FOLDER)} lists classes {classes}, "
+            f"{paths.shown_path(data_root / CANONICAL_FOLDER)} lists classes {classes}, "
             f"not CIFAR-10's {CIFAR10_CLASSES}. Fix: point at a CIFAR-10 (not CIFAR-100) copy."
         )
     images = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()  # (N, 32, 32, 3) -> (N, 3, 32, 32)
@@ -320,7 +316,7 @@ def _first_corrupt_canonical_file(data_root: Path) -> str:
         # torchvision's own checksum test, looked up where CIFAR10 looks it up
         if not torchvision_cifar.check_integrity(str(data_root / CANONICAL_FOLDER / name), md5):
             return _display_file(data_root, data_root / CANONICAL_FOLDER / name)
-    return _shown(data_root / CANONICAL_FOLDER)
+    return paths.shown_path(data_root / CANONICAL_FOLDER)
 
 
 def _imagefolder_files(data_root: Path, split: str) -> list[Path]:
@@ -334,7 +330,7 @@ def _imagefolder_files(data_root: Path, split: str) -> list[Path]:
             [f"unexpected folder(s) {_join(extra)}"] if extra else []
         )
         raise DataError(
-            f"{_shown(split_dir)}: {'; '.join(problems)}. It must hold exactly one folder "
+            f"{paths.shown_path(split_dir)}: {'; '.join(problems)}. It must hold exactly one folder "
             f"per CIFAR-10 class: {_join(CIFAR10_CLASSES)}. Fix: rename, add or remove folders."
         )
     files: list[Path] = []
@@ -348,7 +344,7 @@ def _imagefolder_files(data_root: Path, split: str) -> list[Path]:
             )
         if not names:
             raise DataError(
-                f"{_shown(split_dir / name)} holds no images. "
+                f"{paths.shown_path(split_dir / name)} holds no images. "
                 "Fix: copy the class's images there or point at a complete copy."
             )
         files += [split_dir / name / file for file in names]
@@ -415,7 +411,7 @@ def _decode_imagefolder(data_root: Path, files: list[Path]) -> tuple[torch.Tenso
 
 def _display_file(data_root: Path, file: Path) -> str:
     """A file as ``<root>/train/cat/0001.jpg``: the data root shortened, the rest kept."""
-    return f"{_shown(data_root)}/{file.relative_to(data_root).as_posix()}"
+    return f"{paths.shown_path(data_root)}/{file.relative_to(data_root).as_posix()}"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from .checkpoints import LAST_CHECKPOINT
 from .checks import check_choice
 from .data import CifarTensors
 from .history import History
+from .inspection import count_parameters
 from .models import LoadReport, attention_modules, build_vgg, load_backbone_weights
 from .runtime import model_device, pick_device, seed_everything
 from .train import TrainConfig, evaluate, fit
@@ -338,10 +339,6 @@ def compare_finetune(
                 **attention_kwargs,
             )
             if arm_attention is not None:
-                added_parameters = _count(model) - _count(baseline_model)
+                added_parameters = count_parameters(model) - count_parameters(baseline_model)
             runs.append(run)
     return Comparison(attention, baseline_acc, tuple(runs), added_parameters)
-
-
-def _count(model: nn.Module) -> int:
-    return sum(parameter.numel() for parameter in model.parameters())

@@ -63,3 +63,10 @@ def display_path(path: str | os.PathLike) -> str:
         return str(path.relative_to(project_root()))
     except ValueError:
         return f"<{path.name}>"
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path for an error message: relative to the project root when inside it, else as the user gave it
+    (`display_path` hides machine paths for notebook outputs; a user fixing a typo needs the whole path)."""
+    inside = display_path(path)
+    return str(path) if inside.startswith("<") else inside

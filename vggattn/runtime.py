@@ -77,6 +77,18 @@ MIXED_PRECISION = (False, True, "auto")
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of x86 CPUs that compute bf16 natively
 
 
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux's /proc/cpuinfo lists them (empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
+    except OSError:  # not Linux
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether `device` computes bf16 natively: a CUDA GPU that supports it, or a CPU whose flags (Linux's
     /proc/cpuinfo) list AVX512-BF16 or AMX-BF16. Elsewhere False: there bf16 would be emulated, slower than fp32."""
@@ -84,11 +96,7 @@ def native_bf16(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     if device.type != "cpu":
         return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:  # not Linux
-        return False
-    return any(flag in flags for flag in CPU_BF16_FLAGS)
+    return not cpu_flags().isdisjoint(CPU_BF16_FLAGS)
 
 
 def autocast_dtype(device: torch.device, mixed_precision: bool | str) -> torch.dtype | None:

@@ -18,6 +18,7 @@ import torch
 
 from .. import __version__, paths
 from ..data import CifarTensors
+from ..runtime import cpu_flags
 
 SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 """The x86 CPU flags that decide how fast (and, with "auto" mixed precision, in what precision) a run trains."""
@@ -34,17 +35,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def cpu_flags() -> list[str]:
+def speed_flags() -> list[str]:
     """Which of `SPEED_FLAGS` this CPU has (empty off Linux)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
-    except OSError:
-        return []
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            present = set(line.split(":", 1)[1].split())
-            return [flag for flag in SPEED_FLAGS if flag in present]
-    return []
+    present = cpu_flags()
+    return [flag for flag in SPEED_FLAGS if flag in present]
 
 
 def git_state() -> dict[str, Any]:
@@ -106,7 +100,7 @@ def provenance(
         "torch_version": str(torch.__version__),
         "python_version": platform.python_version(),
         "cpu_model": cpu_model(),
-        "cpu_flags": cpu_flags(),
+        "cpu_flags": speed_flags(),
         "threads": torch.get_num_threads(),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,
         "precision": precision,

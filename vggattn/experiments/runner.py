@@ -19,6 +19,7 @@ from ..checkpoints import LAST_CHECKPOINT, save_checkpoint
 from ..data import CifarTensors, load_cifar10_splits
 from ..finetune import finetune_run
 from ..history import History
+from ..inspection import count_parameters
 from ..models import build_vgg
 from ..runtime import autocast_dtype, pick_device, seed_everything
 from ..train import evaluate, fit
@@ -123,7 +124,7 @@ def run_experiment(
             )
             start_point = run.start_acc
             if arm == "attention":
-                added_parameters = _count(model) - _count(start_model)
+                added_parameters = count_parameters(model) - count_parameters(start_model)
         else:
             model = _build(spec, arm, seed)
             resume = out_dir if (out_dir / LAST_CHECKPOINT).is_file() else None
@@ -140,7 +141,7 @@ def run_experiment(
             )
             run, start_point = None, None
             if arm == "attention":
-                added_parameters = _count(model) - _count(_build(spec, "plain", seed))
+                added_parameters = count_parameters(model) - count_parameters(_build(spec, "plain", seed))
         history = run.history if run is not None else history
         runs.append({"arm": arm, "seed": seed, "start_acc": start_point, "history": history.to_dicts()})
         if seed == spec.saved_seed and arm == spec.run_arms[0]:
@@ -227,7 +228,3 @@ def _build(spec: ExperimentSpec, arm: str, seed: int) -> nn.Module:
     if arm == "plain":
         return build_vgg(**spec.model)
     return build_vgg(**spec.model, attention=spec.attention, placement=spec.placement, **spec.attention_kwargs())
-
-
-def _count(model: nn.Module) -> int:
-    return sum(parameter.numel() for parameter in model.parameters())

@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +141,8 @@ class ExperimentResult:
     def provenance(self) -> dict[str, Any]:
         return self.record["provenance"]
 
-    @property
-    def runs(self) -> list[FinetuneRun]:
+    @cached_property
+    def runs(self) -> list[FinetuneRun]:  # read once: arm(), run() and the notebooks ask for it many times
         return [
             FinetuneRun(run["arm"], run["seed"], _number(run["start_acc"]), History.from_dicts(run["history"]))
             for run in self.record["runs"]
