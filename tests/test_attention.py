@@ -14,6 +14,7 @@ from torch import nn
 from vggattn.attention import (
     CBAM,
     SEED_ARTICLE_EINSUM,
+    ChannelAttention,
     DynamicConv2d,
     SeedDynamicConv2d,
     SpatialAttention,
@@ -153,7 +154,8 @@ def test_se_article_placement_parameter_count() -> None:
 def test_spatial_gate_follows_the_equation(kernel_size: int) -> None:
     module = SpatialAttention(kernel_size)
     x = torch.randn(2, 6, 9, 7)
-    out, A = module(x, return_gate=True)
+    out = module(x)
+    A = module.last_gate
     d = torch.cat([x.mean(1, keepdim=True), x.max(1, keepdim=True).values], 1)
     expected_A = torch.sigmoid(F.conv2d(d, module.conv.weight, padding=kernel_size // 2))
     torch.testing.assert_close(A, expected_A)
@@ -173,12 +175,84 @@ def test_spatial_article_placement_parameter_count() -> None:
 def test_cbam_is_channel_gate_then_spatial_attention() -> None:
     module = CBAM(32, 8, 3)
     x = torch.randn(2, 32, 6, 6)
-    mlp = lambda v: module.fc2(torch.relu(module.fc1(v)))  # noqa: E731
+    mlp = lambda v: module.channel.fc2(torch.relu(module.channel.fc1(v)))  # noqa: E731
     M_c = torch.sigmoid(mlp(x.mean(dim=(2, 3))) + mlp(x.amax(dim=(2, 3))))
     torch.testing.assert_close(module(x), module.spatial(x * M_c[:, :, None, None]))
-    torch.testing.assert_close(module.last_channel_gate, M_c)
+    torch.testing.assert_close(module.channel.last_gate, M_c)
     assert module.spatial.last_gate.shape == (2, 1, 6, 6)
     assert count_parameters(module) == cbam_parameters(32, 8, 3)
+
+
+def test_cbam_state_dict_keys_are_its_two_modules() -> None:
+    assert list(CBAM(32, 8, 3).state_dict()) == [
+        "channel.fc1.weight",
+        "channel.fc1.bias",
+        "channel.fc2.weight",
+        "channel.fc2.bias",
+        "spatial.conv.weight",
+        "spatial.conv.bias",
+    ]
+
+
+def test_squeeze_excitation_is_channel_attention_with_average_pooling() -> None:
+    torch.manual_seed(0)
+    se = SqueezeExcitation(16, 4)
+    channel = ChannelAttention(16, 4, pooling=("avg",))
+    channel.load_state_dict(se.state_dict())  # same keys: fc1.*, fc2.*
+    x = torch.randn(3, 16, 5, 5)
+    torch.testing.assert_close(se(x), channel(x))
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ChannelAttention(8, pooling=()), "pooling must be a non-empty sequence"),
+        (lambda: ChannelAttention(8, pooling="avg"), "pooling must be a non-empty sequence"),
+        (lambda: ChannelAttention(8, pooling=("avg", "min")), "pooling must be one of"),
+        (lambda: SqueezeExcitation(8, gate="tanh"), "gate must be one of"),
+        (lambda: SpatialAttention(gate="relu"), "gate must be one of"),
+    ],
+)
+def test_bad_channel_attention_arguments_are_named(make, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+# --- gate forms ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["se", "spatial"])
+def test_scaled_gate_is_twice_the_sigmoid(kind: str) -> None:
+    torch.manual_seed(0)
+    sigmoid = {"se": SqueezeExcitation(8), "spatial": SpatialAttention(bias=True)}[kind]
+    scaled = {"se": SqueezeExcitation(8, gate="scaled"), "spatial": SpatialAttention(bias=True, gate="scaled")}[kind]
+    scaled.load_state_dict(sigmoid.state_dict())
+    x = torch.randn(2, 8, 5, 5)
+    torch.testing.assert_close(scaled(x), 2 * sigmoid(x))
+
+
+@pytest.mark.parametrize("kind", ["se", "spatial", "cbam"])
+def test_scaled_gate_starts_as_the_identity_with_the_steepest_sigmoid(kind: str) -> None:
+    module = {
+        "se": SqueezeExcitation(8, bias=False, gate="scaled"),
+        "spatial": SpatialAttention(gate="scaled"),  # the article's conv without bias
+        "cbam": CBAM(8, gate="scaled"),
+    }[kind]
+    module.init_near_identity()
+    x = torch.randn(2, 8, 5, 5, requires_grad=True)
+    torch.testing.assert_close(module(x), x)  # exactly the identity at insertion
+
+
+def test_scaled_gate_gets_50x_the_gradient_of_a_sigmoid_started_at_0_99() -> None:
+    """d gate / d logit at insertion: 2 * sigmoid'(0) = 0.5 for "scaled", 0.99 * 0.01 = 0.0099 for "sigmoid"."""
+    x = torch.randn(4, 8, 5, 5)
+    gradients = {}
+    for form in ("sigmoid", "scaled"):
+        module = SqueezeExcitation(8, gate=form)
+        module.init_near_identity()
+        module(x).sum().backward()
+        gradients[form] = module.fc2.bias.grad
+    torch.testing.assert_close(gradients["scaled"], gradients["sigmoid"] * 0.5 / (0.99 * 0.01), rtol=1e-4, atol=0)
 
 
 # --- near-identity insertion ---------------------------------------------------------------------
@@ -202,6 +276,17 @@ def test_near_identity_needs_bias(module: nn.Module) -> None:
 def test_near_identity_rejects_gate_outside_0_1(gate: float) -> None:
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         CBAM(8).init_near_identity(gate)
+
+
+@pytest.mark.parametrize("gate", [0.0, 2.0, 2.5])
+def test_scaled_near_identity_rejects_gate_outside_0_2(gate: float) -> None:
+    with pytest.raises(ValueError, match="strictly between 0 and 2"):
+        SqueezeExcitation(8, gate="scaled").init_near_identity(gate)
+
+
+def test_near_identity_gate_must_be_a_number() -> None:
+    with pytest.raises(TypeError, match="gate must be a number"):
+        SqueezeExcitation(8).init_near_identity("0.9")
 
 
 # --- SeedDynamicConv2d ---------------------------------------------------------------------------
@@ -382,8 +467,9 @@ def test_temperature_schedule_is_linear_then_flat() -> None:
     assert math.isclose(temperature_schedule(2.5, 10, start=11.0, end=1.0), 8.5)
     with pytest.raises(ValueError, match="epoch must be a finite number >= 0"):
         temperature_schedule(-1, 10)
-    with pytest.raises(ValueError, match="total_epochs must be >= 1"):
+    with pytest.raises(ValueError, match="total_epochs must be a positive finite number"):
         temperature_schedule(0, 0)
+    assert temperature_schedule(0.25, 0.5) == 15.5  # a fractional span: annealing over part of an epoch
 
 
 def test_dynamic_benchmark_prints_every_position_relative_to_plain(capsys: pytest.CaptureFixture[str]) -> None:
@@ -400,3 +486,29 @@ def test_dynamic_benchmark_prints_every_position_relative_to_plain(capsys: pytes
     assert bench_dynamic.main([*argv[:2], "--batch", "1", *argv[4:]]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.split()[0].endswith("ch")]
     assert [row.split()[-1] for row in rows] == ["mix_kernels"] * 5  # as forward: batch 1 always mixes kernels
+
+
+# --- DynamicConv2d symmetry break ------------------------------------------------------------------
+
+
+def test_dynamic_symmetry_break_keeps_the_output_and_gives_the_attention_a_gradient() -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(8, 6, 3, padding=1)
+    x = torch.randn(4, 8, 7, 7)
+    module = DynamicConv2d.from_conv(conv, num_kernels=4)
+    module(x).square().sum().backward()
+    assert module.fc2.weight.grad.abs().max() < 1e-6  # K equal kernels: the loss does not depend on pi (rounding)
+    module.zero_grad()
+    module.init_near_identity(kernel_spread=0.5)
+    torch.testing.assert_close(module.weight.sum(dim=0), 4 * conv.weight)  # sum_k d_k = 0
+    assert (module.weight[0] - module.weight[1]).abs().max() > 0.01  # the kernels differ
+    torch.testing.assert_close(module(x), conv(x))  # but uniform pi mixes them back into conv's kernel
+    module(x).square().sum().backward()
+    assert module.fc2.weight.grad.abs().max() > 1e-3
+
+
+def test_dynamic_symmetry_break_refuses_kernels_that_already_differ() -> None:
+    with pytest.raises(ValueError, match="starts from K equal kernels"):
+        DynamicConv2d(8, 6, 3, padding=1).init_near_identity()
+    with pytest.raises(ValueError, match="kernel_spread must be a positive"):
+        DynamicConv2d.from_conv(nn.Conv2d(8, 6, 3)).init_near_identity(kernel_spread=0)

@@ -120,12 +120,12 @@ def test_insert_attention_refuses_what_it_cannot_do(tiny_cifar):
 
 def test_temperature_annealing_goes_from_30_to_1():
     model = build_vgg(**TINY_BASELINE, attention="dynamic")
-    anneal = temperature_annealing(model, epochs=3)
+    anneal = temperature_annealing(model, epochs=10)  # over the first tenth: 1 epoch
     temperatures = []
-    for epoch in (1, 2, 3):
-        anneal(epoch)
+    for elapsed in (0.0, 0.5, 1.0, 7.3):
+        anneal(elapsed)
         temperatures.append({module.temperature for module in model.modules() if isinstance(module, DynamicConv2d)})
-    assert temperatures == [{30.0}, {15.5}, {1.0}]
+    assert temperatures == [{30.0}, {15.5}, {1.0}, {1.0}]
     assert temperature_annealing(build_vgg(**TINY_BASELINE), epochs=3) is None
 
 

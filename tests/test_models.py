@@ -234,7 +234,7 @@ def test_invalid_arguments_list_the_valid_choices(kwargs: dict, message: str) ->
 
 
 def test_unknown_attention_option_is_named() -> None:
-    message = r"attention='spatial' takes the options \('kernel_size', 'bias'\), got unknown \['reduction'\]"
+    message = r"attention='spatial' takes the options \('kernel_size', 'bias', 'gate'\), got unknown \['reduction'\]"
     with pytest.raises(TypeError, match=message):
         on_meta(attention="spatial", reduction=8)
 

@@ -222,7 +222,7 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             progress=not args.no_progress,
             out_dir=out,
             resume=out if args.resume else None,
-            on_epoch_start=temperature_annealing(model, recipe.epochs),
+            on_step_start=temperature_annealing(model, recipe.epochs),
         )
     except KeyboardInterrupt:
         if not last.is_file():

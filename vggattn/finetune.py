@@ -110,18 +110,25 @@ def insert_attention(
     return model.to(device).train(baseline_model.training), report
 
 
-def temperature_annealing(model: nn.Module, epochs: int) -> Callable[[int], None] | None:
-    """An `on_epoch_start` for `fit` that anneals every `DynamicConv2d` temperature from 30 to 1.
+ANNEAL_FRACTION = 0.1
+"""The share of a run's steps over which `temperature_annealing` lowers the temperature from 30 to 1: Chen et
+al. (2020) anneal over the first 10 epochs of their ImageNet schedule (100 epochs for most models)."""
 
-    Epoch e (1-based) uses `temperature_schedule(e - 1, epochs - 1)`: 30 in the first epoch, 1 in the last.
-    None when the model has no `DynamicConv2d`.
+
+def temperature_annealing(model: nn.Module, epochs: int) -> Callable[[float], None] | None:
+    """An `on_step_start` for `fit` that anneals every `DynamicConv2d` temperature from 30 to 1, step by step.
+
+    Before each step, T = `temperature_schedule(elapsed, ANNEAL_FRACTION * epochs)`, `elapsed` the epochs done
+    (fractional: epoch - 1 + step / steps_per_epoch): linear from 30 at the first step to 1 after a tenth of
+    the run, then 1. None when the model has no `DynamicConv2d`.
     """
     dynamic = [module for module in model.modules() if isinstance(module, DynamicConv2d)]
     if not dynamic:
         return None
+    anneal_epochs = ANNEAL_FRACTION * epochs
 
-    def set_temperature(epoch: int) -> None:
-        temperature = temperature_schedule(epoch - 1, epochs - 1) if epochs > 1 else 1.0
+    def set_temperature(elapsed_epochs: float) -> None:
+        temperature = temperature_schedule(elapsed_epochs, anneal_epochs)
         for module in dynamic:
             module.set_temperature(temperature)
 
@@ -279,7 +286,7 @@ def finetune_run(
         progress=progress,
         out_dir=out_dir,
         resume=resume,
-        on_epoch_start=temperature_annealing(model, recipe.epochs),
+        on_step_start=temperature_annealing(model, recipe.epochs),
     )
     arm = "plain" if attention is None else "attention"
     return FinetuneRun(arm, seed, start_acc, history), model

@@ -117,7 +117,7 @@ def trace_shapes(model: nn.Module, input_shape: Sequence[int]) -> ShapeTable:
     return table
 
 
-GATE_ATTRIBUTES = ("last_gate", "last_channel_gate", "last_attention")
+GATE_ATTRIBUTES = ("last_gate", "last_attention")
 """Where attention modules keep (detached) what they computed in their last forward pass."""
 
 
@@ -129,7 +129,7 @@ def collect_gates(
     `inputs`: normalised images (N, 3, H, W), or a `CifarTensors` split (normalised by `batches`, in its
     order). The model runs in eval mode without autograd, batch by batch on its own device; after each
     batch every module holding one of `GATE_ATTRIBUTES` is read: SE (N, C), spatial attention
-    (N, 1, H, W), CBAM's channel gate (N, C) and its spatial gate under "<name>.spatial", dynamic
+    (N, 1, H, W), CBAM's channel gate (N, C) under "<name>.channel" and its spatial gate under "<name>.spatial", dynamic
     convolution's kernel attention pi (N, K).
     """
     check_int("batch_size", batch_size)

@@ -279,6 +279,7 @@ def fit(
     stop_after: int | None = None,
     on_epoch_start: Callable[[int], Any] | None = None,
     on_epoch_end: Callable[[EpochRecord], Any] | None = None,
+    on_step_start: Callable[[float], Any] | None = None,
     **recipe: Any,
 ) -> History:
     """Train `model` in place with the recipe `config` and return its `History` (test metrics per evaluation).
@@ -297,8 +298,9 @@ def fit(
     Run control: `fit` seeds everything with the recipe's `seed` first. With `out_dir`, `history.json`/`.csv`
     are written every epoch and `last.pt` every `checkpoint_every` epochs and at the end; `resume` (a
     checkpoint, or a folder holding `last.pt`) continues that run exactly. `stop_after` ends the run after
-    that epoch as if interrupted (the schedule still spans `epochs`). Callbacks: `on_epoch_start(epoch)`
-    (e.g. set a temperature) and `on_epoch_end(record)`, epochs counted from 1.
+    that epoch as if interrupted (the schedule still spans `epochs`). Callbacks: `on_epoch_start(epoch)` and
+    `on_epoch_end(record)`, epochs counted from 1, and `on_step_start(elapsed)` before each training step, with
+    `elapsed` the epochs done so far (epoch - 1 + (step - 1) / steps_per_epoch; e.g. to anneal a temperature).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -346,7 +348,7 @@ def fit(
             on_epoch_start(epoch)
         started = time.perf_counter()
         train_loss, train_acc, images, last_lr = _train_epoch(
-            model, train_data, config, epoch, optimizer_, scheduler, scaler, autocast, device, progress
+            model, train_data, config, epoch, optimizer_, scheduler, scaler, autocast, device, progress, on_step_start
         )
         train_seconds = time.perf_counter() - started
         test_loss = test_acc = None
@@ -433,6 +435,7 @@ def _train_epoch(
     autocast: torch.dtype | None,
     device: torch.device,
     progress: bool,
+    on_step_start: Callable[[float], Any] | None = None,
 ) -> tuple[float, float, int, float]:
     """One pass over the training batches: (mean loss, accuracy, images seen, lr of the last step)."""
     model.train()
@@ -453,6 +456,8 @@ def _train_epoch(
     loss_sum, correct, images = 0.0, torch.zeros((), dtype=torch.int64, device=device), 0
     started = time.perf_counter()
     for step, (x, y) in enumerate(bar, start=1):
+        if on_step_start is not None:
+            on_step_start(epoch - 1 + (step - 1) / len(loader))
         with torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
             logits = model(x)  # (B, 3, 32, 32) -> (B, K)
             loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)

@@ -2,20 +2,24 @@
 
 | module | what it computes |
 | --- | --- |
-| `SqueezeExcitation` | per-channel gate from channel means (SE) |
+| `ChannelAttention` | per-channel gate from pooled channel descriptors (mean, or mean and max) |
+| `SqueezeExcitation` | `ChannelAttention` with the mean only (SE) |
 | `SpatialAttention` | per-pixel gate from the channel mean and max |
-| `CBAM` | channel gate (mean and max descriptors), then `SpatialAttention` |
+| `CBAM` | `ChannelAttention` (mean and max), then `SpatialAttention` |
 | `SeedDynamicConv2d` | the article's per-sample kernel generator, einsum corrected |
 | `DynamicConv2d` | K kernels mixed per sample by softmax attention (Chen et al., 2020) |
 
-The gating modules (SE, spatial, CBAM) and `SeedDynamicConv2d` have `init_near_identity()`;
-`DynamicConv2d.from_conv(conv)` and `SeedDynamicConv2d.from_conv(conv)` wrap a trained conv.
+The gating modules take a gate form (`GATE_FORMS`): "sigmoid" (the papers') or "scaled" (2 * sigmoid, exactly the
+identity after `init_near_identity()`). Every module has `init_near_identity()` (inserted into a trained network
+it changes the output by little or nothing); `DynamicConv2d.from_conv(conv)` and `SeedDynamicConv2d.from_conv(conv)`
+wrap a trained conv.
 """
 
 from __future__ import annotations
 
-from vggattn.attention._common import hidden_width
+from vggattn.attention._common import GATE_FORMS, hidden_width
 from vggattn.attention.cbam import CBAM
+from vggattn.attention.channel import ChannelAttention
 from vggattn.attention.dynamic import (
     SEED_ARTICLE_EINSUM,
     DynamicConv2d,
@@ -26,7 +30,7 @@ from vggattn.attention.dynamic import (
 from vggattn.attention.se import SqueezeExcitation
 from vggattn.attention.spatial import SpatialAttention
 
-GATING_MODULES = (SqueezeExcitation, SpatialAttention, CBAM)
+GATING_MODULES = (ChannelAttention, SpatialAttention, CBAM)
 """Modules that multiply a feature map by a gate; they sit beside the convs."""
 
 DYNAMIC_CONVS = (DynamicConv2d, SeedDynamicConv2d)
@@ -37,7 +41,9 @@ ATTENTION_MODULES = GATING_MODULES + DYNAMIC_CONVS
 __all__ = [
     "ATTENTION_MODULES",
     "CBAM",
+    "ChannelAttention",
     "DYNAMIC_CONVS",
+    "GATE_FORMS",
     "GATING_MODULES",
     "SEED_ARTICLE_EINSUM",
     "DynamicConv2d",

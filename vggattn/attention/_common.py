@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from vggattn.checks import check_int
+from vggattn.checks import check_choice, check_int
 
 
 def check_kernel_size(name: str, value: object) -> tuple[int, int]:
@@ -31,11 +31,41 @@ def hidden_width(channels: int, reduction: int, min_hidden: int) -> int:
     return max(channels // reduction, min_hidden)
 
 
-def gate_logit(gate: float) -> float:
-    """logit(gate) = log(gate / (1 - gate)): the bias that makes a sigmoid output `gate` when its input is 0."""
-    if not isinstance(gate, (int, float)) or isinstance(gate, bool) or not 0.0 < gate < 1.0:
-        raise ValueError(f"gate must be a float strictly between 0 and 1, got {gate!r}")
-    return math.log(gate / (1.0 - gate))
+GATE_FORMS = ("sigmoid", "scaled")
+"""How a gating module turns its logit t into a gate: "sigmoid" (the papers': sigmoid(t) in (0, 1)) or "scaled"
+(2 * sigmoid(t) in (0, 2): exactly 1 at t = 0, where the sigmoid is steepest, so a zero-initialised last layer
+inserts the module as the identity and passes it the largest gradient)."""
+
+
+def check_gate_form(form: object) -> str:
+    """`form` if it is one of `GATE_FORMS`."""
+    return check_choice("gate", form, GATE_FORMS)
+
+
+def apply_gate(logits: torch.Tensor, form: str) -> torch.Tensor:
+    """The gate for `logits`: sigmoid(t) ("sigmoid") or 2 * sigmoid(t) ("scaled")."""
+    gate = torch.sigmoid(logits)
+    return 2.0 * gate if form == "scaled" else gate
+
+
+def near_identity_gate(form: str, gate: float | None) -> float:
+    """The gate a module starts at after `init_near_identity(gate)`: `gate`, or by default 0.99 for "sigmoid"
+    (a sigmoid never reaches 1) and exactly 1 for "scaled"."""
+    if gate is None:
+        return 1.0 if form == "scaled" else 0.99
+    return gate
+
+
+def gate_logit(gate: float, form: str = "sigmoid") -> float:
+    """The logit t whose gate is `gate`: log(g / (1 - g)) for "sigmoid" (0 < g < 1), logit(g / 2) for "scaled"
+    (0 < g < 2; 0 for g = 1)."""
+    top = 2.0 if form == "scaled" else 1.0
+    if not isinstance(gate, (int, float)) or isinstance(gate, bool):
+        raise TypeError(f"gate must be a number, got {type(gate).__name__} {gate!r}")
+    if not 0.0 < gate < top:
+        raise ValueError(f"a {form!r} gate must lie strictly between 0 and {top:g}, got {gate!r}")
+    p = gate / top
+    return math.log(p / (1.0 - p))
 
 
 def check_input(module: nn.Module, x: object, channels: int | None = None) -> None:
@@ -56,12 +86,15 @@ def check_input(module: nn.Module, x: object, channels: int | None = None) -> No
 
 
 def zero_last_layer(layer: nn.Module, bias_value: float, owner: nn.Module) -> None:
-    """Set `layer.weight` to 0 and `layer.bias` to `bias_value`, so the layer outputs `bias_value` for any input."""
-    if layer.bias is None:
+    """Set `layer.weight` to 0 and `layer.bias` to `bias_value`, so the layer outputs `bias_value` for any input
+    (a layer without bias can only output 0)."""
+    if layer.bias is None and bias_value != 0.0:
         raise ValueError(
             f"{type(owner).__name__}.init_near_identity needs a bias in its last layer to set the gate, "
-            "but the module was built with bias=False; build it with bias=True"
+            "but the module was built with bias=False; build it with bias=True, or use gate='scaled', whose "
+            "identity start (gate 1) is the logit 0"
         )
     with torch.no_grad():
         layer.weight.zero_()
-        layer.bias.fill_(bias_value)
+        if layer.bias is not None:
+            layer.bias.fill_(bias_value)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vggattn.attention._common import check_input, check_kernel_size, gate_logit, hidden_width, zero_last_layer
-from vggattn.checks import check_int
+from vggattn.checks import check_int, check_positive
 
 SEED_ARTICLE_EINSUM = "bocik,bikn->bocn"
 """The einsum of the article's forward: `i` is the kernel size in operand 0 and the input channels in operand 1."""
@@ -142,15 +142,15 @@ def seed_article_forward(module: SeedDynamicConv2d, x: torch.Tensor) -> torch.Te
     return base_output + dynamic_output
 
 
-def temperature_schedule(epoch: float, total_epochs: int, start: float = 30.0, end: float = 1.0) -> float:
-    """The softmax temperature for `epoch`: linear from `start` at epoch 0 to `end` at `total_epochs`, then `end`.
+def temperature_schedule(epoch: float, total_epochs: float, start: float = 30.0, end: float = 1.0) -> float:
+    """The softmax temperature after `epoch` epochs: linear from `start` at 0 to `end` at `total_epochs`, then `end`.
 
         T(epoch) = start + (end - start) * min(epoch, total_epochs) / total_epochs
 
     Chen et al. (2020) anneal T from 30 to 1 over the first 10 epochs: `total_epochs=10`. A
-    fractional epoch (epoch + step / steps_per_epoch) anneals per step.
+    fractional epoch (epoch + step / steps_per_epoch) anneals per step, as `temperature_annealing` does.
     """
-    check_int("total_epochs", total_epochs)
+    check_positive("total_epochs", total_epochs)
     if not math.isfinite(epoch) or epoch < 0:
         raise ValueError(f"epoch must be a finite number >= 0, got {epoch}")
     if not (math.isfinite(start) and math.isfinite(end)) or start <= 0 or end <= 0:
@@ -322,6 +322,31 @@ class DynamicConv2d(nn.Module):
         patches = patches.reshape(B, G, C, -1).permute(1, 2, 0, 3).reshape(G, C, -1)  # (G, C, B*L)
         weight = self.weight.reshape(K, G, O // G, C).transpose(0, 1).reshape(G, K * O // G, C)  # (G, K*O/G, C)
         return torch.bmm(weight, patches).reshape(G, K, O // G, B, H_out, W_out)
+
+    def init_near_identity(self, kernel_spread: float = 0.1, *, generator: torch.Generator | None = None) -> None:
+        """Break the symmetry of K equal kernels without changing the output: weight_k = W + d_k, sum_k d_k = 0.
+
+        After `from_conv` (or `load_backbone_weights`) the K kernels are one trained kernel W: then every pi
+        gives W, so the loss does not depend on pi and the attention MLP never gets a gradient. Here
+        d_k = kernel_spread * std(W) * (e_k - mean_k e_k), e_k ~ N(0, 1) per weight, and fc2 = 0, so
+        pi = 1/K for every input and the mixed kernel sum_k pi_k (W + d_k) = W exactly (up to float
+        rounding): the network computes what it did, while dL/dpi_k = <conv(x, d_k), dL/dout> is not 0.
+        The biases stay equal.
+        """
+        check_positive("kernel_spread", kernel_spread)
+        with torch.no_grad():
+            mean_kernel = self.weight.mean(dim=0, keepdim=True)  # W (the K kernels are equal after from_conv)
+            if not torch.equal(self.weight, mean_kernel.expand_as(self.weight).to(self.weight.dtype)):
+                raise ValueError(
+                    "DynamicConv2d.init_near_identity starts from K equal kernels (a trained conv copied K times, "
+                    "as from_conv does), but these kernels differ; a module trained from scratch needs no "
+                    "symmetry break"
+                )
+            noise = torch.randn(self.weight.shape, generator=generator, dtype=self.weight.dtype).to(self.weight.device)
+            noise -= noise.mean(dim=0, keepdim=True)  # sum_k d_k = 0
+            self.weight.copy_(mean_kernel + kernel_spread * mean_kernel.std() * noise)
+            self.fc2.weight.zero_()
+            self.fc2.bias.zero_()
 
     @classmethod
     def from_conv(cls, conv: nn.Conv2d, num_kernels: int = 4, **kwargs: object) -> DynamicConv2d:

@@ -32,6 +32,7 @@ class AttentionKind(NamedTuple):
     default_placement: str  # the source article's (CBAM: where SE goes)
     options: tuple[str, ...]  # the keyword arguments build_vgg passes on to the module
     summary: str  # what it is, in a few words (the command line's help)
+    version: int = 1  # raised when what the kind computes or how it is inserted changes: stored results go stale
 
 
 ATTENTION_KINDS: dict[str, AttentionKind] = {
@@ -40,7 +41,7 @@ ATTENTION_KINDS: dict[str, AttentionKind] = {
         False,
         GATE_PLACEMENTS,
         "block_end",
-        ("reduction", "min_hidden", "bias"),
+        ("reduction", "min_hidden", "bias", "gate"),
         "Squeeze-and-Excitation, a gate per channel",
     ),
     "spatial": AttentionKind(
@@ -48,7 +49,7 @@ ATTENTION_KINDS: dict[str, AttentionKind] = {
         False,
         GATE_PLACEMENTS,
         "after_pool",
-        ("kernel_size", "bias"),
+        ("kernel_size", "bias", "gate"),
         "spatial attention, a gate per pixel",
     ),
     "cbam": AttentionKind(
@@ -56,8 +57,9 @@ ATTENTION_KINDS: dict[str, AttentionKind] = {
         False,
         GATE_PLACEMENTS,
         "block_end",
-        ("reduction", "kernel_size", "min_hidden", "bias"),
+        ("reduction", "kernel_size", "min_hidden", "bias", "gate"),
         "CBAM, channel then spatial gates",
+        version=2,  # composed of ChannelAttention and SpatialAttention: new state_dict keys
     ),
     "dynamic": AttentionKind(
         lambda in_channels, out_channels, options: DynamicConv2d(in_channels, out_channels, 3, padding=1, **options),
@@ -66,6 +68,7 @@ ATTENTION_KINDS: dict[str, AttentionKind] = {
         "last_conv",
         ("num_kernels", "reduction", "temperature", "min_hidden"),
         "dynamic convolution, K kernels mixed per image (Chen et al.)",
+        version=2,  # inserted with its K kernels made different (init_near_identity); temperature annealed per step
     ),
     "seed_dynamic": AttentionKind(
         lambda in_channels, out_channels, options: SeedDynamicConv2d(

@@ -46,8 +46,52 @@ SPATIAL_FINETUNE = replace(
     notebooks=("03_spatial_attention",),
 )
 
+SCRATCH_SEEDS = (0, 1, 2)
+SCRATCH_PLAIN = ExperimentSpec(
+    name="scratch-plain",
+    kind="train",
+    description="the plain VGG16-BN (width 1/4) trained from scratch with BASELINE_RECIPE on all training images, "
+    "seeds 0, 1, 2: the control of every scratch-* experiment (seed 0 is the baseline's run, trained again)",
+    recipe=BASELINE_RECIPE,
+    model=BASELINE,
+    seeds=SCRATCH_SEEDS,
+    notebooks=("02_squeeze_excitation", "03_spatial_attention", "04_cbam", "05_dynamic_convolution"),
+)
+
+
+def scratch_spec(attention: str, what: str, notebook: str, **options: object) -> ExperimentSpec:
+    """`attention` in the baseline's network, trained from scratch at the baseline's full budget (all training
+    images, BASELINE_RECIPE, the published module and init); its control is scratch-plain's runs."""
+    return ExperimentSpec(
+        name=f"scratch-{attention}",
+        kind="scratch",
+        description=f"{what} in VGG16-BN (width 1/4), trained from scratch with BASELINE_RECIPE on all training "
+        "images, seeds 0, 1, 2; control: scratch-plain (same seeds, data order and recipe)",
+        recipe=BASELINE_RECIPE,
+        model=BASELINE,
+        attention=attention,
+        attention_options=tuple(options.items()),
+        arms=("attention",),
+        seeds=SCRATCH_SEEDS,
+        saved_seed=0,
+        control="scratch-plain",
+        notebooks=(notebook,),
+    )
+
+
 SPECS: tuple[ExperimentSpec, ...] = (
     BASELINE_SPEC,
+    SCRATCH_PLAIN,
+    scratch_spec("se", "SE (reduction 16) at the end of every block", "02_squeeze_excitation"),
+    scratch_spec("spatial", "spatial attention (7x7) after every block's pool", "03_spatial_attention"),
+    scratch_spec("cbam", "CBAM (reduction 16, 7x7) at the end of every block", "04_cbam"),
+    scratch_spec(
+        "dynamic",
+        "dynamic convolution (K=4, temperature 30 -> 1 over the first tenth of the steps) as the last conv of "
+        "every block",
+        "05_dynamic_convolution",
+        num_kernels=4,
+    ),
     SE_FINETUNE,
     ExperimentSpec(
         name="se-scratch",

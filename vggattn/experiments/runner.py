@@ -17,7 +17,7 @@ from torch import nn
 from .. import paths
 from ..checkpoints import LAST_CHECKPOINT, save_checkpoint
 from ..data import CifarTensors, load_cifar10_splits
-from ..finetune import finetune_run
+from ..finetune import finetune_run, temperature_annealing
 from ..history import History
 from ..inspection import count_parameters
 from ..models import build_vgg
@@ -138,6 +138,7 @@ def run_experiment(
                 progress=progress,
                 out_dir=out_dir,
                 resume=resume,
+                on_step_start=temperature_annealing(model, spec.recipe.epochs),
             )
             run, start_point = None, None
             if arm == "attention":

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..attention.kinds import ATTENTION_KINDS
 from ..checks import check_choice, check_int
 from ..data import CifarTensors
 from ..train import TrainConfig
@@ -69,7 +70,9 @@ class ExperimentSpec:
     `model`: the plain network's `build_vgg` arguments ("train" and "scratch"; a "finetune" takes the
     architecture of the `start_from` experiment's stored model). `attention_options` go to `build_vgg` /
     `insert_attention` (e.g. `(("num_kernels", 4),)`). `saved_seed`: the seed whose model is stored for the
-    notebooks' figures (the attention arm where there is one), or None to store no model.
+    notebooks' figures (the attention arm where there is one), or None to store no model. `control`: the
+    experiment whose plain runs (same seeds, data order and recipe) are this one's control, when it trains
+    the attention arm only (several attention kinds then share one set of plain runs).
     """
 
     name: str
@@ -88,6 +91,7 @@ class ExperimentSpec:
     device: str = "auto"
     saved_seed: int | None = None
     notebooks: tuple[str, ...] = ()
+    control: str | None = None
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -107,6 +111,8 @@ class ExperimentSpec:
             raise ValueError(f"{self.name}: saved_seed {self.saved_seed} is not one of the seeds {self.seeds}")
         for arm in self.arms:
             check_choice("arm", arm, ("attention", "plain"))
+        if self.attention is not None:
+            check_choice("attention", self.attention, ATTENTION_KINDS)
 
     @property
     def run_arms(self) -> tuple[str, ...]:
@@ -143,7 +149,15 @@ class ExperimentSpec:
             "start_from": self.start_from,
             "device": self.device,
             "saved_seed": self.saved_seed,
+            # added after format 1: in the hash only when set, so that adding them kept older results fresh
+            **({"control": self.control} if self.control is not None else {}),
+            **({"attention_version": self.attention_version} if self.attention_version != 1 else {}),
         }
+
+    @property
+    def attention_version(self) -> int:
+        """The attention kind's `version` (1 without attention): a new version makes the stored result stale."""
+        return ATTENTION_KINDS[self.attention].version if self.attention is not None else 1
 
     def spec_hash(self, start_from_hash: str | None = None) -> str:
         """16 hex digits of the SHA-256 of `as_dict()` (and of the start model's spec hash, for a finetune)."""
