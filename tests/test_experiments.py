@@ -196,3 +196,41 @@ def test_bad_specs_are_refused():
         ExperimentSpec(name="x", kind="train", description="", recipe={"epochs": 1}, model=TINY_MODEL)
     with pytest.raises(ValueError, match="saved_seed 5 is not one of the seeds"):
         ExperimentSpec(name="x", kind="train", description="", recipe=FINETUNE_RECIPE, model=TINY_MODEL, saved_seed=5)
+
+
+def test_attention_arms_share_one_control_experiment(tiny_store, monkeypatch):
+    """scratch-* style: a plain "train" experiment with seeds, and an attention-only experiment naming it as
+    `control`; the dynamic arm anneals its temperature per step to 1 by the end."""
+    recipe = BASELINE_RECIPE.replace(epochs=1, batch_size=50, eval_every=1)
+    plain = ExperimentSpec(
+        name="tiny-plain", kind="train", description="", model=TINY_MODEL, recipe=recipe, seeds=(0, 1)
+    )
+    dynamic = ExperimentSpec(
+        name="tiny-dynamic",
+        kind="scratch",
+        description="",
+        model=TINY_MODEL,
+        recipe=recipe,
+        attention="dynamic",
+        arms=("attention",),
+        seeds=(0, 1),
+        saved_seed=0,
+        control="tiny-plain",
+    )
+    for spec in (plain, dynamic):
+        monkeypatch.setitem(registry._BY_NAME, spec.name, spec)
+    runner.run_experiment("tiny-plain", progress=False)
+    result = runner.run_experiment("tiny-dynamic", progress=False)
+    comparison = result.comparison()
+    assert [(run.arm, run.seed) for run in comparison.runs] == [
+        ("attention", 0),
+        ("attention", 1),
+        ("plain", 0),
+        ("plain", 1),
+    ]
+    assert comparison.paired().seeds == (0, 1)
+    temperatures = {m.temperature for m in result.model().modules() if hasattr(m, "temperature")}
+    assert temperatures == {1.0}  # annealed (the module starts at 30)
+    assert "control" in result.record["spec"] and result.record["spec"]["attention_version"] == 2
+    with pytest.raises(ValueError, match="another recipe"):
+        result.comparison(runner.run_experiment("tiny-base", progress=False))

@@ -47,24 +47,27 @@ def comparison(attention_accs: list[float], plain_accs: list[float]) -> Comparis
     return Comparison("se", 0.76, tuple(runs), added_parameters=1234)
 
 
-def test_verdict_better_when_the_difference_exceeds_the_seed_spread():
-    result = comparison([0.80, 0.81, 0.82], [0.77, 0.775, 0.78])
-    assert result.difference == pytest.approx(3.5) and result.seed_spread == pytest.approx(2.0)
-    assert result.verdict() == "se attention is better by 3.50 points, larger than the seed spread (2.00 points)"
+def test_verdict_is_paired_seed_by_seed():
+    """A consistent gain of 3-4.5 points per seed: the interval excludes 0, so "better"."""
+    result = comparison([0.80, 0.81, 0.82], [0.77, 0.775, 0.775])
+    assert result.paired().differences == pytest.approx((3.0, 3.5, 4.5))
+    assert result.difference == pytest.approx(11 / 3)
+    assert result.paired().verdict == "better" and "3/3 agree in sign): better" in result.verdict()
 
 
-def test_verdict_worse():
-    result = comparison([0.70, 0.705, 0.71], [0.80, 0.81, 0.82])
-    assert result.verdict() == "se attention is worse by 10.50 points, larger than the seed spread (2.00 points)"
+def test_the_paired_verdict_sees_a_loss_the_arms_spread_would_hide():
+    """The arms' own spreads (4 points) exceed the difference (1 point), but every seed loses 1 point."""
+    result = comparison([0.76, 0.79, 0.78], [0.77, 0.80, 0.79])
+    assert result.paired().verdict == "worse"
 
 
-def test_verdict_within_noise_when_the_spread_covers_the_difference():
-    result = comparison([0.80, 0.81, 0.82], [0.79, 0.80, 0.81])
-    assert result.verdict() == "se attention: within noise (difference +1.00 points, seed spread 2.00 points)"
+def test_verdict_within_noise_when_the_interval_covers_0():
+    result = comparison([0.80, 0.81, 0.82], [0.81, 0.80, 0.81])
+    assert result.paired().verdict == "within noise" and "within noise; the design detects about" in result.verdict()
 
 
 def test_verdict_needs_two_seeds():
-    assert "from one seed; no seed spread" in comparison([0.8], [0.7]).verdict()
+    assert "from one seed: no interval, run at least 2 seeds" in comparison([0.8], [0.7]).verdict()
 
 
 def test_stats_and_table():

@@ -8,7 +8,7 @@
 3. `compare_finetune(baseline, "se", ...)`: for each seed, fine-tune the attention model and, as the fair
    control, a copy of the plain baseline, with the same data, recipe (`FINETUNE_RECIPE`), budget and seed
    (`finetune_run` is one arm for one seed; the experiment store runs the same).
-   `Comparison.verdict()` says whether the difference is larger than the spread between seeds.
+   `Comparison.verdict()` says whether the paired difference's 95% interval excludes 0 (`vggattn.stats`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from .history import History
 from .inspection import count_parameters
 from .models import LoadReport, attention_modules, build_vgg, load_backbone_weights
 from .runtime import model_device, pick_device, seed_everything
+from .stats import PairedComparison, paired_comparison
 from .train import TrainConfig, evaluate, fit
 
 BASELINE = dict(depth=16, batch_norm=True, width=0.25, head="cifar", num_classes=10)
@@ -176,9 +177,9 @@ class ArmStats:
 class Comparison:
     """The runs of `compare_finetune` and what they show.
 
-    The rule of `verdict()`: the attention arm is better (worse) when its mean final accuracy beats
-    (trails) the plain arm's by more than the seed spread, the larger max - min of the two arms. Else
-    the difference is within noise. With one seed there is no spread, and no verdict.
+    `paired()`: attention minus plain, seed by seed (the same seed trains both arms on the same data order),
+    with a 95% Student-t interval (`vggattn.stats`). `verdict()` says "better" or "worse" only when the
+    interval excludes 0, else "within noise" with the smallest difference the design could detect.
     """
 
     attention: str
@@ -197,30 +198,22 @@ class Comparison:
         std = statistics.stdev(points) if len(points) > 1 else 0.0
         return ArmStats(statistics.fmean(points), std, min(points), max(points))
 
+    def paired(self) -> PairedComparison:
+        """Final test accuracy (points) of the attention arm minus the plain arm's, seed by seed."""
+        return paired_comparison(
+            {run.seed: 100 * run.final_acc for run in self.arm("attention")},
+            {run.seed: 100 * run.final_acc for run in self.arm("plain")},
+            name=self.attention,
+        )
+
     @property
     def difference(self) -> float:
-        """Mean final accuracy of the attention arm minus the plain arm's, in points."""
-        return self.stats("attention").mean - self.stats("plain").mean
-
-    @property
-    def seed_spread(self) -> float:
-        """The larger max - min of the two arms' final accuracies, in points."""
-        return max(self.stats("attention").spread, self.stats("plain").spread)
+        """The mean per-seed difference, attention minus plain, in points."""
+        return self.paired().mean
 
     def verdict(self) -> str:
-        difference, spread, seeds = self.difference, self.seed_spread, len(self.arm("attention"))
-        name = f"{self.attention} attention"
-        if seeds < 2:
-            return (
-                f"{name}: difference {difference:+.2f} points from one seed; no seed spread to compare it with, "
-                f"run at least 2 seeds"
-            )
-        if abs(difference) > spread:
-            word = "better" if difference > 0 else "worse"
-            return (
-                f"{name} is {word} by {abs(difference):.2f} points, larger than the seed spread ({spread:.2f} points)"
-            )
-        return f"{name}: within noise (difference {difference:+.2f} points, seed spread {spread:.2f} points)"
+        """One line: the mean paired difference, its 95% interval, the sign agreement and the verdict."""
+        return self.paired().summary()
 
     def table(self) -> str:
         """A text table: one row per arm, then the verdict."""

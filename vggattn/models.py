@@ -432,7 +432,8 @@ def _plan_backbone(model: VGG, state_dict: dict[str, torch.Tensor]) -> list[Copy
         )
     copies = []
     for (source_prefix, source_tensors), (target_prefix, target_layer, _) in zip(sources, targets):
-        target_tensors = _own_tensors(target_layer)
+        # a DynamicConv2d's softmax_temperature is its own setting, not a conv's tensor
+        target_tensors = {k: v for k, v in _own_tensors(target_layer).items() if k != "softmax_temperature"}
         missing = set(target_tensors) - set(source_tensors) - {"num_batches_tracked"}  # absent from old checkpoints
         if missing or set(source_tensors) - set(target_tensors):
             raise ValueError(

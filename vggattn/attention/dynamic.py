@@ -168,7 +168,8 @@ class DynamicConv2d(nn.Module):
     `weight` is (K, O, I / groups, kh, kw), `bias` (K, O). The attention adds only
     `I * hidden + hidden * K` weights (+ biases), `hidden = max(I // reduction, min_hidden)`.
     The temperature T starts high (near-uniform pi) and is annealed with `set_temperature`
-    and `temperature_schedule`. The last pi is kept (detached) in `last_attention`.
+    and `temperature_schedule`; it is kept in the buffer `softmax_temperature`, so a saved model keeps it.
+    The last pi is kept (detached) in `last_attention`.
 
     Two exact ways to compute out, chosen by input size:
     - `_mix_kernels` (maps of >= GROUPED_MIN_PIXELS pixels, or batch 1): build W_b, then one
@@ -219,6 +220,8 @@ class DynamicConv2d(nn.Module):
         self.dilation = check_kernel_size("dilation", dilation)
         self.padding = self._check_padding(padding)
         self.num_kernels = check_int("num_kernels", num_kernels)
+        # a buffer, so a saved model keeps the temperature it was trained to (annealing ends at 1, not at the 30 built)
+        self.register_buffer("softmax_temperature", torch.tensor(30.0))
         self.set_temperature(temperature)
         self.weight = nn.Parameter(torch.empty(num_kernels, out_channels, in_channels // groups, *self.kernel_size))
         self.bias = nn.Parameter(torch.empty(num_kernels, out_channels)) if bias else None
@@ -254,12 +257,20 @@ class DynamicConv2d(nn.Module):
             raise TypeError(f"temperature must be a number > 0, got {type(temperature).__name__} {temperature!r}")
         if not math.isfinite(temperature) or temperature <= 0:
             raise ValueError(f"temperature must be a number > 0 and finite, got {temperature!r}")
-        self.temperature = float(temperature)
+        with torch.no_grad():
+            self.softmax_temperature.fill_(float(temperature))
+
+    @property
+    def temperature(self) -> float:
+        """The softmax temperature T now (the buffer `softmax_temperature`, saved with the model)."""
+        if self.softmax_temperature.is_meta:  # a model built on the meta device has no values
+            return math.nan
+        return float(self.softmax_temperature)
 
     def attention(self, x: torch.Tensor) -> torch.Tensor:
         """pi = softmax(fc2(relu(fc1(mean_ij x))) / T): (B, I, H, W) -> (B, K)."""
         logits = self.fc2(torch.relu(self.fc1(x.mean(dim=(2, 3)))))  # (B, K)
-        return torch.softmax(logits / self.temperature, dim=1)
+        return torch.softmax(logits / self.softmax_temperature, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(self, x, self.in_channels)

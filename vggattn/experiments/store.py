@@ -172,10 +172,15 @@ class ExperimentResult:
         return _number(self.record.get("start_acc"))
 
     def comparison(self, control: ExperimentResult | None = None) -> Comparison:
-        """The attention arm against the plain arm (or `control`'s plain arm: same seeds, data and recipe)."""
+        """The attention arm against its control: the spec's `control` experiment's plain runs when it names one,
+        else `control`'s plain arm, else this experiment's own plain arm (same seeds, data order and recipe)."""
+        if control is None and self.spec.control is not None:
+            control = ExperimentResult.load(self.spec.control)
         plain_from = control if control is not None else self
-        if control is not None and control.spec.data != self.spec.data:
-            raise ValueError(f"{control.name} used other data than {self.name}: not a paired control")
+        if control is not None:
+            for what in ("data", "recipe"):
+                if getattr(control.spec, what) != getattr(self.spec, what):
+                    raise ValueError(f"{control.name} used another {what} than {self.name}: not a paired control")
         label = self.spec.attention if self.spec.near_identity else f"{self.spec.attention} (article init)"
         baseline_acc = self.start_acc if self.start_acc is not None else math.nan
         return Comparison(
