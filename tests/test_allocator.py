@@ -19,7 +19,7 @@ GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 FAULTS_PER_TRAIN_STEP = """
 import json, resource, statistics, sys, torch
 from vggattn.allocator import retain_freed_memory
-from vggattn.bench.timing import train_step
+from vggattn.profiling import train_step
 applied = retain_freed_memory() if sys.argv[1] == "retain" else False
 torch.manual_seed(0)
 model = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.BatchNorm2d(16), torch.nn.ReLU(),

@@ -12,23 +12,23 @@ import torchvision
 from torch import nn
 
 from vggattn.attention import (
+    ARTICLE_EINSUM,
     CBAM,
-    SEED_ARTICLE_EINSUM,
+    ArticleDynamicConv2d,
     ChannelAttention,
     DynamicConv2d,
-    SeedDynamicConv2d,
     SpatialAttention,
     SqueezeExcitation,
+    article_forward,
     hidden_width,
-    seed_article_forward,
     temperature_schedule,
 )
 from vggattn.inspection import (
+    article_dynamic_conv_parameters,
     cbam_parameters,
     count_parameters,
     dynamic_conv_parameters,
     se_parameters,
-    seed_dynamic_conv_parameters,
     spatial_parameters,
 )
 
@@ -42,14 +42,14 @@ def make_modules(channels: int) -> dict[str, nn.Module]:
         "spatial": SpatialAttention(),
         "cbam": CBAM(channels),
         "dynamic": DynamicConv2d(channels, channels, 3, padding=1),
-        "seed_dynamic": SeedDynamicConv2d(channels, channels),
+        "article_dynamic": ArticleDynamicConv2d(channels, channels),
     }
 
 
 # --- every module: shapes, gradients, train and eval, any H, W >= 1 -------------------------------
 
 
-@pytest.mark.parametrize("kind", ["se", "spatial", "cbam", "dynamic", "seed_dynamic"])
+@pytest.mark.parametrize("kind", ["se", "spatial", "cbam", "dynamic", "article_dynamic"])
 @pytest.mark.parametrize("shape", [(1, 8, 1, 1), (2, 8, 5, 3), (3, 8, 16, 16)])
 @pytest.mark.parametrize("training", [True, False])
 def test_module_keeps_shape_and_passes_gradients(kind: str, shape: tuple[int, ...], training: bool) -> None:
@@ -62,14 +62,14 @@ def test_module_keeps_shape_and_passes_gradients(kind: str, shape: tuple[int, ..
     assert all(p.grad is not None for p in module.parameters())
 
 
-@pytest.mark.parametrize("kind", ["se", "cbam", "dynamic", "seed_dynamic"])
+@pytest.mark.parametrize("kind", ["se", "cbam", "dynamic", "article_dynamic"])
 def test_wrong_channel_count_is_named(kind: str) -> None:
     module = make_modules(8)[kind]
     with pytest.raises(ValueError, match=rf"{type(module).__name__} was built for 8 input channels, got .* 4"):
         module(torch.randn(2, 4, 5, 5))
 
 
-@pytest.mark.parametrize("kind", ["se", "spatial", "cbam", "dynamic", "seed_dynamic"])
+@pytest.mark.parametrize("kind", ["se", "spatial", "cbam", "dynamic", "article_dynamic"])
 def test_non_4d_input_is_rejected(kind: str) -> None:
     module = make_modules(8)[kind]
     with pytest.raises(ValueError, match=r"expects a 4-D input \(B, C, H, W\), got shape \(8, 5, 5\)"):
@@ -90,14 +90,14 @@ def test_non_4d_input_is_rejected(kind: str) -> None:
         (lambda: SpatialAttention(0), "kernel_size must be >= 1"),
         (lambda: SpatialAttention(-3), "kernel_size must be >= 1"),
         (lambda: DynamicConv2d(8, 8, 3, num_kernels=0), "num_kernels must be >= 1"),
-        (lambda: DynamicConv2d(8, 8, 3, temperature=0), "temperature must be a number > 0"),
+        (lambda: DynamicConv2d(8, 8, 3, temperature=0), "temperature must be a positive finite number"),
         (lambda: DynamicConv2d(8, 6, 3, groups=4), r"divisible by groups \(4\)"),
         (lambda: DynamicConv2d(8, 8, 0), "kernel_size must be >= 1"),
         (lambda: DynamicConv2d(8, 8, 3, stride=0), "stride must be >= 1"),
         (lambda: DynamicConv2d(8, 8, 3, padding=-1), "padding must be an int >= 0"),
         (lambda: DynamicConv2d(8, 8, 3, reduction=0), "reduction must be >= 1"),
-        (lambda: SeedDynamicConv2d(0, 8), "channels must be >= 1"),
-        (lambda: SeedDynamicConv2d(8, 8, padding=-1), "padding must be an int >= 0"),
+        (lambda: ArticleDynamicConv2d(0, 8), "channels must be >= 1"),
+        (lambda: ArticleDynamicConv2d(8, 8, padding=-1), "padding must be >= 0"),
     ],
 )
 def test_bad_constructor_arguments_raise_value_error(build, message: str) -> None:
@@ -289,11 +289,11 @@ def test_near_identity_gate_must_be_a_number() -> None:
         SqueezeExcitation(8).init_near_identity("0.9")
 
 
-# --- SeedDynamicConv2d ---------------------------------------------------------------------------
+# --- ArticleDynamicConv2d ---------------------------------------------------------------------------
 
 
 def test_seed_equals_per_sample_reference() -> None:
-    module = SeedDynamicConv2d(16, 8, kernel_size=3, padding=1, reduction=4)
+    module = ArticleDynamicConv2d(16, 8, kernel_size=3, padding=1, reduction=4)
     nn.init.normal_(module.attention[3].weight, 0, 0.5)  # a kernel that differs between samples
     x = torch.randn(3, 16, 7, 6)
     kernels = torch.sigmoid(module.attention[3](torch.relu(module.attention[1](x.mean((2, 3), keepdim=True)))))
@@ -304,34 +304,34 @@ def test_seed_equals_per_sample_reference() -> None:
 
 
 def test_seed_other_padding_changes_output_size() -> None:
-    module = SeedDynamicConv2d(4, 6, kernel_size=3, padding=0)
+    module = ArticleDynamicConv2d(4, 6, kernel_size=3, padding=0)
     assert module(torch.randn(2, 4, 7, 5)).shape == (2, 6, 5, 3)
 
 
 def test_seed_parameter_count_is_the_articles() -> None:
     with torch.device("meta"):
-        module = SeedDynamicConv2d(512, 512)
-    assert count_parameters(module) == seed_dynamic_conv_parameters(512, 512) == 80_232_992
+        module = ArticleDynamicConv2d(512, 512)
+    assert count_parameters(module) == article_dynamic_conv_parameters(512, 512) == 80_232_992
 
 
 def test_the_articles_einsum_crashes() -> None:
-    assert SEED_ARTICLE_EINSUM == "bocik,bikn->bocn"
-    module = SeedDynamicConv2d(8, 8)
+    assert ARTICLE_EINSUM == "bocik,bikn->bocn"
+    module = ArticleDynamicConv2d(8, 8)
     with pytest.raises(RuntimeError, match="einsum.*subscript i has size 8"):
-        seed_article_forward(module, torch.randn(1, 8, 4, 4))
+        article_forward(module, torch.randn(1, 8, 4, 4))
 
 
 def test_seed_from_conv_and_near_identity() -> None:
     conv = nn.Conv2d(8, 4, 3, padding=1)
-    module = SeedDynamicConv2d.from_conv(conv, reduction=2)
+    module = ArticleDynamicConv2d.from_conv(conv, reduction=2)
     torch.testing.assert_close(module.base_conv.weight, conv.weight)
     module.init_near_identity()
     x = torch.randn(2, 8, 6, 6)
     torch.testing.assert_close(module(x), conv(x), atol=1e-4, rtol=0)  # 1e-6 * (sum of 72 inputs)
     with pytest.raises(ValueError, match="stride 1"):
-        SeedDynamicConv2d.from_conv(nn.Conv2d(8, 4, 3, stride=2))
+        ArticleDynamicConv2d.from_conv(nn.Conv2d(8, 4, 3, stride=2))
     with pytest.raises(TypeError, match="expects an nn.Conv2d"):
-        SeedDynamicConv2d.from_conv(nn.Linear(3, 3))
+        ArticleDynamicConv2d.from_conv(nn.Linear(3, 3))
 
 
 # --- DynamicConv2d -------------------------------------------------------------------------------
@@ -441,12 +441,12 @@ def test_dynamic_parameter_count_and_temperature() -> None:
     assert count_parameters(module) == dynamic_conv_parameters(64, 128, 3, 4, 4)
     module.set_temperature(1.0)
     assert module.temperature == 1.0
-    with pytest.raises(ValueError, match="temperature must be a number > 0"):
+    with pytest.raises(ValueError, match="temperature must be a positive finite number"):
         module.set_temperature(-1)
     for not_finite in (float("nan"), float("inf")):  # a NaN temperature made every output NaN, silently
-        with pytest.raises(ValueError, match="temperature must be a number > 0 and finite"):
+        with pytest.raises(ValueError, match="temperature must be a positive finite number"):
             module.set_temperature(not_finite)
-        with pytest.raises(ValueError, match="and finite"):
+        with pytest.raises(ValueError, match="temperature must be a positive finite number"):
             DynamicConv2d(8, 8, 3, temperature=not_finite)
         with pytest.raises(ValueError, match="temperatures must be finite numbers > 0"):
             temperature_schedule(0, 10, start=not_finite)

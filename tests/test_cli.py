@@ -7,31 +7,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from helpers import write_imagefolder
 
 from vggattn.__main__ import RECIPE_OPTIONS, main
 from vggattn.checkpoints import load_checkpoint
-from vggattn.data import CIFAR10_CLASSES
 
 pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
 
 
 @pytest.fixture
 def image_folder(tmp_path, monkeypatch) -> Path:
-    """A tiny CIFAR-10 ImageFolder copy (4 train and 2 test PNGs per class); cwd and caches inside tmp_path."""
+    """A tiny CIFAR-10 ImageFolder copy (4 train and 2 test images per class); cwd and caches inside tmp_path."""
     monkeypatch.chdir(tmp_path)  # no pyproject above: the project root, its data cache and runs/ are here
     monkeypatch.delenv("VGGATTN_DATA", raising=False)
-    rng = np.random.default_rng(0)
     root = tmp_path / "cifar"
-    for split, per_class in (("train", 4), ("test", 2)):
-        for name in CIFAR10_CLASSES:
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for index in range(per_class):
-                pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-                Image.fromarray(pixels).save(folder / f"{index:04d}.png")
+    write_imagefolder(root)
     return root
 
 

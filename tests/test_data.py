@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import TEST_PER_CLASS, TRAIN_PER_CLASS, write_imagefolder
 from PIL import Image
 from torchvision.datasets import cifar as torchvision_cifar
 
@@ -32,9 +33,6 @@ from vggattn.data import (
     normalize,
 )
 
-TRAIN_PER_CLASS = 4
-TEST_PER_CLASS = 2
-
 
 @pytest.fixture(autouse=True)
 def isolated_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,28 +45,6 @@ def isolated_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def random_pixels(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return rng.integers(0, 256, shape, dtype=np.uint8)
-
-
-def blocky_image(rng: np.random.Generator) -> np.ndarray:
-    """A (32, 32, 3) image of random 8x8 single-colour blocks: JPEG without chroma subsampling keeps it nearly exact."""
-    return random_pixels(rng, (4, 4, 3)).repeat(8, axis=0).repeat(8, axis=1)
-
-
-def write_imagefolder(root: Path, seed: int = 0) -> dict[str, list[np.ndarray]]:
-    """root/{train,test}/CLASS/NNNN.png|jpg: even files PNG, odd files JPEG. Returns each split's pixels (H, W, C)."""
-    rng = np.random.default_rng(seed)
-    written: dict[str, list[np.ndarray]] = {}
-    for split, per_class in (("train", TRAIN_PER_CLASS), ("test", TEST_PER_CLASS)):
-        written[split] = []
-        for name in CIFAR10_CLASSES:
-            (root / split / name).mkdir(parents=True)
-            for index in range(per_class):
-                pixels = blocky_image(rng)
-                suffix = ".png" if index % 2 == 0 else ".jpg"
-                options = {"quality": 95, "subsampling": 0} if suffix == ".jpg" else {}
-                Image.fromarray(pixels).save(root / split / name / f"{index:04d}{suffix}", **options)
-                written[split].append(pixels)
-    return written
 
 
 def write_canonical(root: Path, seed: int = 0) -> dict[str, tuple[np.ndarray, list[int]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import TINY_VGG
 
 from vggattn.__main__ import main
 from vggattn.experiments import registry, runner, store
@@ -12,7 +13,7 @@ from vggattn.experiments.spec import DataSelection, ExperimentSpec
 from vggattn.finetune import BASELINE_RECIPE, FINETUNE_RECIPE
 from vggattn.train import fit
 
-TINY_MODEL = dict(depth=11, batch_norm=True, width=1 / 16, head="cifar", num_classes=10)
+TINY_MODEL = TINY_VGG
 TINY_SPECS = (
     ExperimentSpec(
         name="tiny-base",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import TINY_VGG
 from torch import nn
 
 from vggattn.attention import DynamicConv2d
@@ -20,7 +21,7 @@ from vggattn.history import EpochRecord, History
 from vggattn.models import attention_modules, build_vgg
 from vggattn.train import fit
 
-TINY_BASELINE = dict(depth=11, batch_norm=True, width=1 / 16, head="cifar", num_classes=10)
+TINY_BASELINE = TINY_VGG
 
 pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
 

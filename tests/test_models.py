@@ -11,10 +11,10 @@ import torchvision
 from torch import nn
 
 from vggattn import models
-from vggattn.attention import CBAM, DynamicConv2d, SeedDynamicConv2d, SpatialAttention, SqueezeExcitation
+from vggattn.attention import CBAM, ArticleDynamicConv2d, DynamicConv2d, SpatialAttention, SqueezeExcitation
 from vggattn.attention.kinds import ATTENTION_KINDS, AttentionKind
 from vggattn.bench import models as bench_models
-from vggattn.inspection import count_parameters, seed_dynamic_conv_parameters
+from vggattn.inspection import article_dynamic_conv_parameters, count_parameters
 from vggattn.models import (
     CFGS,
     WeightsUnavailableError,
@@ -98,15 +98,15 @@ def test_parameter_figures() -> None:
     assert count_parameters(on_meta(depth=16, batch_norm=True, head="cifar")) == 14_728_266
 
 
-def test_seed_dynamic_placement_adds_167_million_parameters() -> None:
+def test_article_dynamic_placement_adds_167_million_parameters() -> None:
     plain = count_parameters(on_meta(depth=16))
     with torch.device("meta"):
-        seed = models.vgg16_seed_dynamic()
+        seed = models.vgg16_article_dynamic()
     added = count_parameters(seed) - plain
     assert added == 167_290_204
     # the same figure by formula: generator parameters of the five replaced convs (base conv = the plain conv)
     widths = (64, 128, 256, 512, 512)
-    assert added == sum(seed_dynamic_conv_parameters(c, c) - (c * c * 9 + c) for c in widths)
+    assert added == sum(article_dynamic_conv_parameters(c, c) - (c * c * 9 + c) for c in widths)
 
 
 def test_named_factories_use_the_articles_settings() -> None:
@@ -174,7 +174,7 @@ def test_every_conv_follows_each_relu() -> None:
     assert all(isinstance(children[children.index(m) - 1], nn.ReLU) for _, m in modules)
 
 
-@pytest.mark.parametrize("kind, module_type", [("dynamic", DynamicConv2d), ("seed_dynamic", SeedDynamicConv2d)])
+@pytest.mark.parametrize("kind, module_type", [("dynamic", DynamicConv2d), ("article_dynamic", ArticleDynamicConv2d)])
 def test_last_conv_replaces_the_last_conv_of_each_block_and_keeps_its_key(kind: str, module_type: type) -> None:
     model = build_vgg(16, width=TINY, head="cifar", attention=kind)
     names = [name for name, _ in attention_modules(model)]
@@ -203,7 +203,7 @@ def test_backbone_keys_do_not_move_when_attention_is_added() -> None:
         (dict(depth=15), r"depth must be one of \(11, 13, 16, 19\), got 15"),
         (
             dict(attention="eca"),
-            r"attention must be one of \(None, 'se', 'spatial', 'cbam', 'dynamic', 'seed_dynamic'\), got 'eca'",
+            r"attention must be one of \(None, 'se', 'spatial', 'cbam', 'dynamic', 'article_dynamic'\), got 'eca'",
         ),
         (
             dict(attention="dynamic", placement="after_pool"),
@@ -211,10 +211,10 @@ def test_backbone_keys_do_not_move_when_attention_is_added() -> None:
         ),
         (dict(attention="se", placement="last_conv"), r"must be one of \('block_end', 'after_pool', 'every_conv'\)"),
         (dict(attention="se", placement="middle"), "must be one of"),
-        (dict(width=0), "width must be a number > 0"),
-        (dict(width=-1.0), "width must be a number > 0"),
-        (dict(width=float("nan")), "width must be a number > 0 and finite"),
-        (dict(width=float("inf")), "width must be a number > 0 and finite"),
+        (dict(width=0), "width must be a positive finite number"),
+        (dict(width=-1.0), "width must be a positive finite number"),
+        (dict(width=float("nan")), "width must be a positive finite number"),
+        (dict(width=float("inf")), "width must be a positive finite number"),
         (dict(width=0.005), r"round\(64 \* width\) = 0 channels"),
         (dict(attention="se", blocks=(0, 3)), "blocks must be distinct block numbers from 1 to 5"),
         (dict(attention="se", blocks=(6,)), "blocks must be distinct block numbers from 1 to 5"),
@@ -274,7 +274,7 @@ def plain_source(batch_norm: bool = True, **kwargs: object) -> dict[str, torch.T
     return model.state_dict()
 
 
-@pytest.mark.parametrize("attention", ["se", "spatial", "cbam", "dynamic", "seed_dynamic"])
+@pytest.mark.parametrize("attention", ["se", "spatial", "cbam", "dynamic", "article_dynamic"])
 def test_plain_weights_load_onto_the_backbone(attention: str) -> None:
     source = plain_source(head="cifar")
     plain = build_vgg(16, True, TINY, head="cifar").eval()
@@ -286,7 +286,7 @@ def test_plain_weights_load_onto_the_backbone(attention: str) -> None:
     assert set(report.initialised) <= attention_keys  # only attention keeps its init
     assert len(report.mapped) == len(source) and not report.skipped
     for name, module in attention_modules(model):  # make the attention an exact identity
-        if isinstance(module, SeedDynamicConv2d):
+        if isinstance(module, ArticleDynamicConv2d):
             nn.init.zeros_(module.attention[3].weight)
             nn.init.constant_(module.attention[3].bias, -1e4)  # sigmoid -> 0: no dynamic part
         elif not isinstance(module, DynamicConv2d):  # a DynamicConv2d with K equal kernels already is
@@ -303,7 +303,7 @@ def test_dynamic_gets_the_plain_kernel_in_every_kernel() -> None:
     assert report.mapped["features.2.weight"] == "features.2.weight"
     for k in range(3):
         assert torch.equal(model.features[2].weight[k], source["features.2.weight"])
-    seed = build_vgg(16, False, TINY, head="cifar", attention="seed_dynamic")
+    seed = build_vgg(16, False, TINY, head="cifar", attention="article_dynamic")
     assert load_backbone_weights(seed, source).mapped["features.2.bias"] == "features.2.base_conv.bias"
 
 

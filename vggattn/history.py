@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .checks import check_number
 from .runtime import atomic_write
 
 
@@ -72,8 +73,7 @@ class History:
         The answer is only as fine as the evaluations: fit with `eval_every=1` to see every epoch.
         """
         self._check_not_empty()
-        if isinstance(test_acc, bool) or not isinstance(test_acc, (int, float)) or not 0 <= test_acc <= 1:
-            raise ValueError(f"test_acc must be an accuracy between 0 and 1 (a fraction, not %), got {test_acc!r}")
+        check_number("test_acc", test_acc, low=0, high=1, hint="an accuracy is a fraction here, not %")
         return next((r.epoch for r in self.records if r.test_acc is not None and r.test_acc >= test_acc), None)
 
     def column(self, name: str) -> list[float]:

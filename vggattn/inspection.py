@@ -283,7 +283,7 @@ def dynamic_conv_parameters(
     return kernels + (in_channels * hidden + hidden) + (hidden * num_kernels + num_kernels)
 
 
-def seed_dynamic_conv_parameters(
+def article_dynamic_conv_parameters(
     in_channels: int,
     out_channels: int,
     kernel_size: int = 3,

@@ -14,7 +14,6 @@ the key of the conv it replaces. So a torchvision state_dict fits a plain model 
 from __future__ import annotations
 
 import json
-import math
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,11 +25,11 @@ from torch import nn
 
 from vggattn.attention import (
     ATTENTION_MODULES,
+    ArticleDynamicConv2d,
     DynamicConv2d,
-    SeedDynamicConv2d,
 )
 from vggattn.attention.kinds import ATTENTION_KINDS
-from vggattn.checks import check_choice, check_int
+from vggattn.checks import check_bool, check_choice, check_int, check_positive
 
 # torchvision's `cfgs`, keyed by depth (torchvision's letters: 11 "A", 13 "B", 16 "D", 19 "E").
 # An int is a 3x3 conv (+ BN) + ReLU with that many output channels; "M" a 2x2 max-pool that ends a block.
@@ -191,7 +190,7 @@ def _init_conv(weight: torch.Tensor, bias: torch.Tensor | None) -> None:
 def _init_weights(model: VGG) -> None:
     """torchvision's VGG init, layer by layer in the same order; gating modules keep their own init.
 
-    Conv: Kaiming normal (fan_out), bias 0 (for a dynamic conv: each of its K kernels, or the seed's
+    Conv: Kaiming normal (fan_out), bias 0 (for a dynamic conv: each of its K kernels, or the article's
     base conv); BN: weight 1, bias 0; Linear: N(0, 0.01), bias 0.
     """
     for layer in (*model.features, *model.classifier):
@@ -201,7 +200,7 @@ def _init_weights(model: VGG) -> None:
             with torch.no_grad():
                 for k in range(layer.num_kernels):
                     _init_conv(layer.weight[k], None if layer.bias is None else layer.bias[k])
-        elif isinstance(layer, SeedDynamicConv2d):
+        elif isinstance(layer, ArticleDynamicConv2d):
             _init_conv(layer.base_conv.weight, layer.base_conv.bias)
         elif isinstance(layer, nn.BatchNorm2d):
             nn.init.ones_(layer.weight)
@@ -253,14 +252,8 @@ def build_vgg(
     `build_vgg(16)` gives the same weights as `torch.manual_seed(s)` then `torchvision.models.vgg16()`.
     """
     check_choice("depth", depth, CFGS)
-    if not isinstance(batch_norm, bool):
-        raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
-    if isinstance(width, bool) or not isinstance(width, (int, float)):
-        raise TypeError(f"width must be a number > 0 (1.0 is torchvision's VGG, 0.25 the CPU net), got {width!r}")
-    if not math.isfinite(width) or width <= 0:
-        raise ValueError(
-            f"width must be a number > 0 and finite (1.0 is torchvision's VGG, 0.25 the CPU net), got {width!r}"
-        )
+    check_bool("batch_norm", batch_norm)
+    check_positive("width", width, hint="1.0 is torchvision's VGG, 0.25 the CPU net")
     if scaled_channels(64, width) < 1:
         raise ValueError(f"width={width} gives round(64 * width) = 0 channels in the first block; use width >= 1/64")
     check_choice("head", head, HEADS)
@@ -372,7 +365,7 @@ def _backbone_layers(model: VGG) -> list[tuple[str, nn.Module, bool]]:
     for name, layer in model.features.named_children():
         if isinstance(layer, (nn.Conv2d, DynamicConv2d)):
             layers.append((f"features.{name}", layer, True))
-        elif isinstance(layer, SeedDynamicConv2d):
+        elif isinstance(layer, ArticleDynamicConv2d):
             layers.append((f"features.{name}.base_conv", layer.base_conv, True))
         elif isinstance(layer, nn.BatchNorm2d):
             layers.append((f"features.{name}", layer, False))
@@ -393,7 +386,7 @@ def load_backbone_weights(model: VGG, state_dict: dict[str, torch.Tensor], stric
 
     Convs and BNs are matched by order, so the source must have the same depth, BN and width:
     otherwise ValueError. A `DynamicConv2d` gets the plain kernel in all its K kernels and a
-    `SeedDynamicConv2d` in its base conv (the `from_conv` rule). The head's Linear layers are
+    `ArticleDynamicConv2d` in its base conv (the `from_conv` rule). The head's Linear layers are
     matched by order where their shapes agree; the rest are skipped with the reason, or, with
     `strict=True`, raise ValueError. Attention modules keep their init. Nothing is copied unless
     every check passes.
@@ -542,6 +535,6 @@ def vgg16_dynamic(**kwargs: object) -> VGG:
     return build_vgg(16, attention="dynamic", **{"num_kernels": 4, **kwargs})
 
 
-def vgg16_seed_dynamic(**kwargs: object) -> VGG:
-    """The dynamic-convolution article: SeedDynamicConv2d(r=16) in place of each block's last conv (+167,290,204)."""
-    return build_vgg(16, attention="seed_dynamic", **{"reduction": 16, **kwargs})
+def vgg16_article_dynamic(**kwargs: object) -> VGG:
+    """The dynamic-convolution article: ArticleDynamicConv2d(r=16) in place of each block's last conv (+167,290,204)."""
+    return build_vgg(16, attention="article_dynamic", **{"reduction": 16, **kwargs})

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import check_choice
+from .checks import check_choice, check_int
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
@@ -61,8 +61,7 @@ def seed_everything(seed: int, *, deterministic: bool | None = None) -> None:
     without a deterministic kernel) and turns cuDNN benchmarking off. `deterministic=None` leaves that
     global switch as it is.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    check_int("seed", seed, minimum=0)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .checks import check_int
+from .checks import check_int, check_number
 
 VERDICTS = ("better", "worse", "within noise", "one seed: no interval")
 
@@ -165,8 +165,7 @@ def paired_comparison(
         raise ValueError("no seeds to compare: give at least one (better three) seeds per arm")
     for arm in (attention, control):
         for value in arm.values():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"accuracies must be finite numbers (points), got {value!r}")
+            check_number("an accuracy", value, hint="accuracies are finite numbers, in points")
     seeds = tuple(sorted(attention))
     return PairedComparison(tuple(attention[s] - control[s] for s in seeds), seeds, name)
 

@@ -6,12 +6,12 @@
 | `SqueezeExcitation` | `ChannelAttention` with the mean only (SE) |
 | `SpatialAttention` | per-pixel gate from the channel mean and max |
 | `CBAM` | `ChannelAttention` (mean and max), then `SpatialAttention` |
-| `SeedDynamicConv2d` | the article's per-sample kernel generator, einsum corrected |
+| `ArticleDynamicConv2d` | the article's per-sample kernel generator, einsum corrected |
 | `DynamicConv2d` | K kernels mixed per sample by softmax attention (Chen et al., 2020) |
 
 The gating modules take a gate form (`GATE_FORMS`): "sigmoid" (the papers') or "scaled" (2 * sigmoid, exactly the
 identity after `init_near_identity()`). Every module has `init_near_identity()` (inserted into a trained network
-it changes the output by little or nothing); `DynamicConv2d.from_conv(conv)` and `SeedDynamicConv2d.from_conv(conv)`
+it changes the output by little or nothing); `DynamicConv2d.from_conv(conv)` and `ArticleDynamicConv2d.from_conv(conv)`
 wrap a trained conv.
 """
 
@@ -21,10 +21,10 @@ from vggattn.attention._common import GATE_FORMS, hidden_width
 from vggattn.attention.cbam import CBAM
 from vggattn.attention.channel import ChannelAttention
 from vggattn.attention.dynamic import (
-    SEED_ARTICLE_EINSUM,
+    ARTICLE_EINSUM,
+    ArticleDynamicConv2d,
     DynamicConv2d,
-    SeedDynamicConv2d,
-    seed_article_forward,
+    article_forward,
     temperature_schedule,
 )
 from vggattn.attention.se import SqueezeExcitation
@@ -33,7 +33,7 @@ from vggattn.attention.spatial import SpatialAttention
 GATING_MODULES = (ChannelAttention, SpatialAttention, CBAM)
 """Modules that multiply a feature map by a gate; they sit beside the convs."""
 
-DYNAMIC_CONVS = (DynamicConv2d, SeedDynamicConv2d)
+DYNAMIC_CONVS = (DynamicConv2d, ArticleDynamicConv2d)
 """Modules that replace a conv."""
 
 ATTENTION_MODULES = GATING_MODULES + DYNAMIC_CONVS
@@ -45,12 +45,12 @@ __all__ = [
     "DYNAMIC_CONVS",
     "GATE_FORMS",
     "GATING_MODULES",
-    "SEED_ARTICLE_EINSUM",
+    "ARTICLE_EINSUM",
     "DynamicConv2d",
-    "SeedDynamicConv2d",
+    "ArticleDynamicConv2d",
     "SpatialAttention",
     "SqueezeExcitation",
     "hidden_width",
-    "seed_article_forward",
+    "article_forward",
     "temperature_schedule",
 ]

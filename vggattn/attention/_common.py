@@ -7,15 +7,7 @@ import math
 import torch
 from torch import nn
 
-from vggattn.checks import check_choice, check_int
-
-
-def check_kernel_size(name: str, value: object) -> tuple[int, int]:
-    """An int or a pair of ints, each >= 1, as a pair `(kh, kw)`."""
-    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-    return check_int(name, pair[0]), check_int(name, pair[1])
+from vggattn.checks import check_choice, check_int, check_number
 
 
 def hidden_width(channels: int, reduction: int, min_hidden: int) -> int:
@@ -60,8 +52,7 @@ def gate_logit(gate: float, form: str = "sigmoid") -> float:
     """The logit t whose gate is `gate`: log(g / (1 - g)) for "sigmoid" (0 < g < 1), logit(g / 2) for "scaled"
     (0 < g < 2; 0 for g = 1)."""
     top = 2.0 if form == "scaled" else 1.0
-    if not isinstance(gate, (int, float)) or isinstance(gate, bool):
-        raise TypeError(f"gate must be a number, got {type(gate).__name__} {gate!r}")
+    check_number("gate", gate)
     if not 0.0 < gate < top:
         raise ValueError(f"a {form!r} gate must lie strictly between 0 and {top:g}, got {gate!r}")
     p = gate / top

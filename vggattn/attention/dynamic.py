@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vggattn.attention._common import check_input, check_kernel_size, gate_logit, hidden_width, zero_last_layer
-from vggattn.checks import check_int, check_positive
+from vggattn.attention._common import check_input, gate_logit, hidden_width, zero_last_layer
+from vggattn.checks import check_int, check_int_pair, check_positive
 
-SEED_ARTICLE_EINSUM = "bocik,bikn->bocn"
+ARTICLE_EINSUM = "bocik,bikn->bocn"
 """The einsum of the article's forward: `i` is the kernel size in operand 0 and the input channels in operand 1."""
 
 
@@ -22,7 +22,7 @@ def _check_conv_for_copy(conv: nn.Conv2d, target: str) -> None:
         raise ValueError(f"{target}.from_conv supports padding_mode='zeros' only, got {conv.padding_mode!r}")
 
 
-class SeedDynamicConv2d(nn.Module):
+class ArticleDynamicConv2d(nn.Module):
     """The article's "dynamic convolution attention", with its einsum corrected: a base conv plus a
     whole per-sample kernel generated from the input.
 
@@ -32,7 +32,7 @@ class SeedDynamicConv2d(nn.Module):
 
     The generator's last 1x1 conv has `hidden * O * I * k * k` weights: 80,232,992 parameters for
     one 512 -> 512 layer (base conv 2,359,808 + generator 77,873,184). Module names follow the
-    article (`base_conv`, `attention`) so `seed_article_forward` can replay its forward.
+    article (`base_conv`, `attention`) so `article_forward` can replay its forward.
     """
 
     def __init__(
@@ -51,9 +51,7 @@ class SeedDynamicConv2d(nn.Module):
         self.in_channels = in_channels
         self.out_channels = check_int("out_channels", out_channels)
         self.kernel_size = check_int("kernel_size", kernel_size)
-        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"padding must be an int >= 0, got {padding!r}")
-        self.padding = padding
+        self.padding = check_int("padding", padding, minimum=0)
         self.base_conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=bias)
         self.attention = nn.Sequential(
             nn.AdaptiveAvgPool2d(1),
@@ -89,8 +87,8 @@ class SeedDynamicConv2d(nn.Module):
         return base + dynamic.reshape(base.shape)
 
     @classmethod
-    def from_conv(cls, conv: nn.Conv2d, reduction: int = 16, *, min_hidden: int = 4) -> SeedDynamicConv2d:
-        """A seed module whose `base_conv` is a copy of `conv` (square kernel, stride 1, no dilation, one group)."""
+    def from_conv(cls, conv: nn.Conv2d, reduction: int = 16, *, min_hidden: int = 4) -> ArticleDynamicConv2d:
+        """An article module whose `base_conv` is a copy of `conv` (square kernel, stride 1, no dilation, one group)."""
         _check_conv_for_copy(conv, cls.__name__)
         k, padding = conv.kernel_size[0], conv.padding
         if (
@@ -126,7 +124,7 @@ class SeedDynamicConv2d(nn.Module):
         zero_last_layer(self.attention[3], gate_logit(kernel_value), self)
 
 
-def seed_article_forward(module: SeedDynamicConv2d, x: torch.Tensor) -> torch.Tensor:
+def article_forward(module: ArticleDynamicConv2d, x: torch.Tensor) -> torch.Tensor:
     """The article's forward, kept to show its defect: it raises RuntimeError (einsum subscript `i` has two sizes).
 
     Same code path as the article: unfold to (B, I, k*k, L), then `einsum("bocik,bikn->bocn")`,
@@ -137,7 +135,7 @@ def seed_article_forward(module: SeedDynamicConv2d, x: torch.Tensor) -> torch.Te
     attention_weights = module.attention(x).view(B, module.out_channels, module.in_channels, k, k)
     x_unfold = F.unfold(x, kernel_size=k, padding=module.padding)
     x_unfold = x_unfold.view(B, module.in_channels, k * k, -1)
-    dynamic_output = torch.einsum(SEED_ARTICLE_EINSUM, attention_weights, x_unfold)
+    dynamic_output = torch.einsum(ARTICLE_EINSUM, attention_weights, x_unfold)
     dynamic_output = dynamic_output.view(B, module.out_channels, x.size(2), x.size(3))
     return base_output + dynamic_output
 
@@ -215,9 +213,9 @@ class DynamicConv2d(nn.Module):
                 f"by groups ({groups})"
             )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = check_kernel_size("kernel_size", kernel_size)
-        self.stride = check_kernel_size("stride", stride)
-        self.dilation = check_kernel_size("dilation", dilation)
+        self.kernel_size = check_int_pair("kernel_size", kernel_size)
+        self.stride = check_int_pair("stride", stride)
+        self.dilation = check_int_pair("dilation", dilation)
         self.padding = self._check_padding(padding)
         self.num_kernels = check_int("num_kernels", num_kernels)
         # a buffer, so a saved model keeps the temperature it was trained to (annealing ends at 1, not at the 30 built)
@@ -253,10 +251,7 @@ class DynamicConv2d(nn.Module):
 
     def set_temperature(self, temperature: float) -> None:
         """Set the softmax temperature T (> 0); see `temperature_schedule`."""
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-            raise TypeError(f"temperature must be a number > 0, got {type(temperature).__name__} {temperature!r}")
-        if not math.isfinite(temperature) or temperature <= 0:
-            raise ValueError(f"temperature must be a number > 0 and finite, got {temperature!r}")
+        check_positive("temperature", temperature, hint="see temperature_schedule")
         with torch.no_grad():
             self.softmax_temperature.fill_(float(temperature))
 

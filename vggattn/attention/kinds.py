@@ -11,7 +11,7 @@ from typing import NamedTuple
 from torch import nn
 
 from vggattn.attention.cbam import CBAM
-from vggattn.attention.dynamic import DynamicConv2d, SeedDynamicConv2d
+from vggattn.attention.dynamic import ArticleDynamicConv2d, DynamicConv2d
 from vggattn.attention.se import SqueezeExcitation
 from vggattn.attention.spatial import SpatialAttention
 
@@ -70,8 +70,8 @@ ATTENTION_KINDS: dict[str, AttentionKind] = {
         "dynamic convolution, K kernels mixed per image (Chen et al.)",
         version=2,  # inserted with its K kernels made different (init_near_identity); temperature annealed per step
     ),
-    "seed_dynamic": AttentionKind(
-        lambda in_channels, out_channels, options: SeedDynamicConv2d(
+    "article_dynamic": AttentionKind(
+        lambda in_channels, out_channels, options: ArticleDynamicConv2d(
             in_channels, out_channels, 3, padding=1, **options
         ),
         True,

@@ -16,9 +16,9 @@ import time
 import torch
 
 from vggattn.allocator import retain_freed_memory
-from vggattn.bench.timing import in_fresh_process, train_step
 from vggattn.checks import check_int
 from vggattn.models import build_vgg
+from vggattn.profiling import in_fresh_process, random_batch, sgd_for_timing, train_step
 
 SETTINGS = ("default", "retained")
 
@@ -31,9 +31,9 @@ def measure(retain: bool, width: float, batch: int, steps: int, threads: int) ->
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = build_vgg(16, True, width, head="cifar").to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    x = torch.randn(batch, 3, 32, 32).to(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (batch,))
+    optimizer = sgd_for_timing(model)
+    x, y = random_batch(batch)
+    x = x.to(memory_format=torch.channels_last)
     for _ in range(3):
         train_step(model, optimizer, x, y)
     # timed here, not with median_seconds: that would call retain_freed_memory() in the "default" process too

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TypeVar
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from vggattn.bench.timing import median_seconds, train_step
 from vggattn.data import (
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -33,6 +32,7 @@ from vggattn.data import (
     load_cifar10_splits,
 )
 from vggattn.paths import display_path
+from vggattn.profiling import median_seconds, random_batch, sgd_for_timing, timed, train_step
 
 SPEEDUP_GOAL = 10.0
 STEP_SHARE_GOAL = 0.05
@@ -74,17 +74,9 @@ def train_step_seconds(batch_size: int, steps: int) -> float:
     from vggattn.models import build_vgg  # imported here: the data benchmark needs a model only for this
 
     model = build_vgg(depth=16, batch_norm=True, width=0.25, num_classes=10, head="cifar")
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.randn(batch_size, 3, 32, 32)
-    y = torch.randint(0, 10, (batch_size,))
+    optimizer = sgd_for_timing(model)
+    x, y = random_batch(batch_size)
     return median_seconds({"train step": lambda: train_step(model, optimizer, x, y)}, steps)["train step"]
-
-
-def timed(action: Callable[[], T]) -> tuple[float, T]:
-    """Seconds taken by `action()`, and its result."""
-    start = time.perf_counter()
-    result = action()
-    return time.perf_counter() - start, result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{torch.get_num_threads()} torch thread(s)"
     )
 
-    decode_s, (train, test) = timed(
+    decode_s, _, (train, test) = timed(
         lambda: (
             load_cifar10("train", root, cache=False, download=False),
             load_cifar10("test", root, cache=False, download=False),
@@ -124,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     total = len(train) + len(test)
     load_cifar10_splits(root, download=False)  # writes the cache if it is missing or stale
-    cache_s, _ = timed(lambda: load_cifar10_splits(root, download=False))
+    cache_s, _, _ = timed(lambda: load_cifar10_splits(root, download=False))
     print(f"decode without cache, {total} images: {decode_s:7.2f} s  ({total / decode_s:9,.0f} images/s)")
     print(f"load from cache,      {total} images: {cache_s:7.2f} s  ({total / cache_s:9,.0f} images/s)")
 

@@ -5,7 +5,7 @@ one layer at a time, forward + backward on a batch: a plain `nn.Conv2d`, `Dynami
 (per-sample kernels W_b = sum_k pi_bk W_k, one grouped conv) and `DynamicConv2d._mix_outputs`
 (K convs on the whole batch, outputs mixed; as unfold + matmul on output maps of at most
 `MATMUL_MAX_PIXELS` pixels). Times are medians of interleaved rounds
-(`vggattn.bench.timing.median_seconds`); `DynamicConv2d.forward` takes the kernel path on maps of at
+(`vggattn.profiling.median_seconds`); `DynamicConv2d.forward` takes the kernel path on maps of at
 least `GROUPED_MIN_PIXELS` pixels and the output path below.
 
 Why small maps stay expensive: mixing kernels builds B * |W| per-sample weights (302 MB for a 512->512
@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from vggattn.attention import DynamicConv2d
-from vggattn.bench.timing import median_seconds
 from vggattn.checks import check_int
+from vggattn.profiling import median_seconds
 
 # (channels, map size) of the last conv of each VGG16 block for a 32x32 input, at width 1
 POSITIONS = ((64, 32), (128, 16), (256, 8), (512, 4), (512, 2))

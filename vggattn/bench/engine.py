@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import time
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +21,7 @@ from torch import nn
 from vggattn.data import CifarTensors, batches, load_cifar10, load_cifar10_splits
 from vggattn.finetune import BASELINE, BASELINE_RECIPE
 from vggattn.models import build_vgg
+from vggattn.profiling import timed
 from vggattn.runtime import seed_everything
 from vggattn.train import TrainConfig, build_optimizer, build_scheduler, fit
 
@@ -39,13 +38,6 @@ def bare_loop(model: nn.Module, data: CifarTensors, config: TrainConfig) -> None
         loss.backward()
         optimizer.step()
         scheduler.step()
-
-
-def timed(run: Callable[[], object]) -> tuple[float, float]:
-    """(wall-clock seconds, CPU seconds of this process) of `run()`."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    run()
-    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
     python -m vggattn.bench models                 # width 0.25, batch 32, CIFAR input 32x32
     python -m vggattn.bench models --width 1 --repeats 3
 
-Times are medians over `--repeats` interleaved rounds (`vggattn.bench.timing.median_seconds`):
+Times are medians over `--repeats` interleaved rounds (`vggattn.profiling.median_seconds`):
 each round times every variant once, in turn, so a slow-down of the machine hits all variants
 alike. Memory, two ways: the bytes of the parameters (x3: weights, gradients, SGD momentum) and of
 the activations autograd saves for backward in one train step (tensors counted once per storage,
@@ -19,13 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vggattn.allocator import retain_freed_memory
-from vggattn.bench.timing import in_fresh_process, inference, median_seconds, train_step
 from vggattn.inspection import count_flops, count_parameters
 from vggattn.models import build_vgg
+from vggattn.profiling import (
+    in_fresh_process,
+    inference,
+    median_seconds,
+    random_batch,
+    saved_activation_bytes,
+    sgd_for_timing,
+    train_step,
+)
 
 # name -> build_vgg arguments on top of VGG16-BN with the CIFAR head
 VARIANTS: dict[str, dict[str, object]] = {
@@ -34,7 +41,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "spatial": {"attention": "spatial", "kernel_size": 7},
     "cbam": {"attention": "cbam"},
     "dynamic": {"attention": "dynamic", "num_kernels": 4},
-    "seed_dynamic": {"attention": "seed_dynamic", "reduction": 16},
+    "article_dynamic": {"attention": "article_dynamic", "reduction": 16},
 }
 
 
@@ -43,24 +50,6 @@ class Variant:
     name: str
     model: nn.Module
     optimizer: torch.optim.Optimizer
-
-
-def saved_activation_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
-    """Bytes of the tensors autograd saves for backward in one forward pass (each storage once, no parameters)."""
-    parameter_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    storages: dict[int, int] = {}
-
-    def pack(tensor: torch.Tensor) -> torch.Tensor:
-        storage = tensor.untyped_storage()
-        if storage.data_ptr() not in parameter_storages:
-            storages[storage.data_ptr()] = storage.nbytes()
-        return tensor
-
-    model.train()
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        loss = F.cross_entropy(model(x), y)
-    del loss
-    return sum(storages.values())
 
 
 def _max_rss_bytes() -> int:
@@ -82,11 +71,10 @@ def measure_peak_train_memory(name: str, width: float, batch: int, threads: int)
     retain_freed_memory()
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    x = torch.randn(batch, 3, 32, 32)
-    y = torch.randint(0, 10, (batch,))
+    x, y = random_batch(batch)
     before = _max_rss_bytes()
     model = build_vgg(16, True, width, head="cifar", **VARIANTS[name])
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    optimizer = sgd_for_timing(model)
     for _ in range(2):  # the second step also holds the momentum buffers
         train_step(model, optimizer, x, y)
     return _max_rss_bytes() - before
@@ -167,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         "param MB x3: weights, gradients and SGD momentum (float32); saved act MB: the tensors autograd "
         "keeps for backward in one train step; peak MB: the rise of a fresh process's peak RSS over two train steps"
     )
-    if "dynamic" in train and "seed_dynamic" in train:
-        print(f"\nseed_dynamic / dynamic train step: {train['seed_dynamic'] / train['dynamic']:.1f}x")
+    if "dynamic" in train and "article_dynamic" in train:
+        print(f"\narticle_dynamic / dynamic train step: {train['article_dynamic'] / train['dynamic']:.1f}x")
     return 0
 
 

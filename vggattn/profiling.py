@@ -1,6 +1,8 @@
-"""Interleaved timing, shared by the benchmarks and the notebooks.
+"""Measuring cost on this machine: interleaved timing, a training step on a random batch, saved activations.
 
-Each round runs every action once, in turn, so a slow-down of the machine (another program, a
+Shared by the notebooks and the benchmarks (`python -m vggattn.bench`).
+
+Timing: each round runs every action once, in turn, so a slow-down of the machine (another program, a
 frequency change) hits all of them alike; the first `warmup` rounds are not kept and each action's
 time is the median of the kept rounds. Compare the ratios of times taken in one call, not times
 taken in different calls. Call `vggattn.allocator.retain_freed_memory()` first (the benchmarks and the
@@ -16,13 +18,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from vggattn.checks import check_int
+
+T = TypeVar("T")
 
 
 def median_seconds(
@@ -46,6 +50,26 @@ def median_seconds(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+def timed(action: Callable[[], T]) -> tuple[float, float, T]:
+    """(wall-clock seconds, CPU seconds of this process, result) of one `action()`."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = action()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def random_batch(batch: int, *, image_size: int = 32, num_classes: int = 10, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """A random batch (x, y) for timing: x (batch, 3, image_size, image_size) ~ N(0, 1), labels in [0, num_classes)."""
+    check_int("batch", batch)
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 3, image_size, image_size, generator=generator)
+    return x, torch.randint(0, num_classes, (batch,), generator=generator)
+
+
+def sgd_for_timing(model: nn.Module) -> torch.optim.Optimizer:
+    """The optimizer the benchmarks time a step with: SGD, Nesterov momentum 0.9, weight decay 5e-4 (as in fit)."""
+    return torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+
+
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
     """One training step on a batch: zero the gradients, cross-entropy forward and backward, optimizer step."""
     model.train()
@@ -59,6 +83,24 @@ def inference(model: nn.Module, x: torch.Tensor) -> None:
     model.eval()
     with torch.inference_mode():
         model(x)
+
+
+def saved_activation_bytes(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    """Bytes of the tensors autograd saves for backward in one forward pass (each storage once, no parameters)."""
+    parameter_storages = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    storages: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in parameter_storages:
+            storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    model.train()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = F.cross_entropy(model(x), y)
+    del loss
+    return sum(storages.values())
 
 
 def in_fresh_process(function: str, *args: object) -> Any:
