@@ -17,6 +17,7 @@ from vggattn.data import load_cifar10_splits
 from vggattn.experiments import SPECS, ExperimentResult, get_spec, run_experiment, status
 from vggattn.experiments.provenance import data_fingerprint
 from vggattn.experiments.store import MODEL_FILE, RESULT_FILE, refresh_command, store_root
+from vggattn.paths import project_root
 from vggattn.train import evaluate
 
 MAX_STORE_MODELS_MB = 40
@@ -49,6 +50,14 @@ def stored_data():
 def test_every_stored_result_matches_its_spec(name):
     state, reason = status(get_spec(name))
     assert state == "fresh", f"{reason}. Refresh it: {refresh_command(name)} (then commit experiments/{name}/)"
+
+
+@pytest.mark.parametrize("name", [spec.name for spec in SPECS])
+def test_every_notebook_a_spec_names_exists_and_loads_it(name):
+    for notebook in get_spec(name).notebooks:
+        path = project_root() / "notebooks" / f"{notebook}.ipynb"
+        assert path.is_file(), f"{name} names the notebook {notebook}, which does not exist"
+        assert name in path.read_text(), f"{name} names the notebook {notebook}, which never mentions it"
 
 
 def test_the_store_is_small_and_holds_only_results():

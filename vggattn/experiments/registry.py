@@ -55,11 +55,11 @@ SCRATCH_PLAIN = ExperimentSpec(
     recipe=BASELINE_RECIPE,
     model=BASELINE,
     seeds=SCRATCH_SEEDS,
-    notebooks=("02_squeeze_excitation", "03_spatial_attention", "04_cbam", "05_dynamic_convolution"),
+    notebooks=("02_squeeze_excitation",),
 )
 
 
-def scratch_spec(attention: str, what: str, notebook: str, **options: object) -> ExperimentSpec:
+def scratch_spec(attention: str, what: str, notebooks: tuple[str, ...], **options: object) -> ExperimentSpec:
     """`attention` in the baseline's network, trained from scratch at the baseline's full budget (all training
     images, BASELINE_RECIPE, the published module and init); its control is scratch-plain's runs."""
     return ExperimentSpec(
@@ -75,21 +75,21 @@ def scratch_spec(attention: str, what: str, notebook: str, **options: object) ->
         seeds=SCRATCH_SEEDS,
         saved_seed=0,
         control="scratch-plain",
-        notebooks=(notebook,),
+        notebooks=notebooks,
     )
 
 
 SPECS: tuple[ExperimentSpec, ...] = (
     BASELINE_SPEC,
     SCRATCH_PLAIN,
-    scratch_spec("se", "SE (reduction 16) at the end of every block", "02_squeeze_excitation"),
-    scratch_spec("spatial", "spatial attention (7x7) after every block's pool", "03_spatial_attention"),
-    scratch_spec("cbam", "CBAM (reduction 16, 7x7) at the end of every block", "04_cbam"),
+    scratch_spec("se", "SE (reduction 16) at the end of every block", ("02_squeeze_excitation",)),
+    scratch_spec("spatial", "spatial attention (7x7) after every block's pool", ()),
+    scratch_spec("cbam", "CBAM (reduction 16, 7x7) at the end of every block", ()),
     scratch_spec(
         "dynamic",
         "dynamic convolution (K=4, temperature 30 -> 1 over the first tenth of the steps) as the last conv of "
         "every block",
-        "05_dynamic_convolution",
+        (),
         num_kernels=4,
     ),
     SE_FINETUNE,
