@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 
 import pytest
 import torch
@@ -470,25 +469,6 @@ def test_temperature_schedule_is_linear_then_flat() -> None:
     with pytest.raises(ValueError, match="total_epochs must be a positive finite number"):
         temperature_schedule(0, 0)
     assert temperature_schedule(0.25, 0.5) == 15.5  # a fractional span: annealing over part of an epoch
-
-
-def test_dynamic_benchmark_prints_every_position_relative_to_plain(capsys: pytest.CaptureFixture[str]) -> None:
-    from vggattn.bench import dynamic as bench_dynamic
-
-    argv = ["--width", "0.0625", "--batch", "2", "--repeats", "1", "--threads", str(torch.get_num_threads())]
-    assert bench_dynamic.main(argv) == 0
-    lines = capsys.readouterr().out.splitlines()
-    rows = [line for line in lines if line.split()[0].endswith("ch")]
-    assert [row.split()[1] for row in rows] == [f"{size}x{size}" for _, size in bench_dynamic.POSITIONS]
-    ratios = [re.findall(r"\(\s*([0-9.]+)x\)", row) for row in rows]  # plain, mix_kernels, mix_outputs
-    assert all(len(row) == 3 and row[0] == "1.00" for row in ratios)  # the plain column is relative to itself
-    assert [row.split()[-1] for row in rows] == ["mix_kernels"] * 2 + ["mix_outputs"] * 3  # 32x32, 16x16 | 8x8 ...
-    assert bench_dynamic.main([*argv[:2], "--batch", "1", *argv[4:]]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.split()[0].endswith("ch")]
-    assert [row.split()[-1] for row in rows] == ["mix_kernels"] * 5  # as forward: batch 1 always mixes kernels
-
-
-# --- DynamicConv2d symmetry break ------------------------------------------------------------------
 
 
 def test_dynamic_symmetry_break_keeps_the_output_and_gives_the_attention_a_gradient() -> None:

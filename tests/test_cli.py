@@ -202,13 +202,3 @@ def test_bad_values_are_usage_errors_not_tracebacks(image_folder, tmp_path, caps
     with pytest.raises(SystemExit):
         main(["train", "--attention", "transformer"])
     assert "invalid choice: 'transformer'" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("benchmark", ["allocator", "data", "dynamic", "engine", "models"])
-def test_every_benchmark_shows_its_own_help(benchmark, capsys):
-    from vggattn.bench.__main__ import main as bench_main
-
-    with pytest.raises(SystemExit) as exit_:
-        bench_main([benchmark, "--help"])
-    assert exit_.value.code == 0
-    assert f"usage: python -m vggattn.bench {benchmark}" in capsys.readouterr().out

@@ -502,36 +502,3 @@ def test_bad_batch_sizes_and_empty_data_are_refused(tiny_cifar: CifarTensors) ->
         batches(empty, 8, train=False)
     with pytest.raises(TypeError, match="data must be a CifarTensors"):
         batches(tiny_cifar.images, 8, train=False)  # type: ignore[arg-type]
-
-
-# ----------------------------------------------------------------------------------------------
-# The benchmark runs (its figures are measured by hand: `python -m vggattn.bench data`)
-
-
-def test_data_benchmark_runs_on_a_tiny_copy(imagefolder_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from vggattn.bench import data as data_benchmark
-
-    argv = [
-        "--root",
-        str(imagefolder_root),
-        "--images",
-        "40",
-        "--batch-size",
-        "8",
-        "--workers",
-        "0",
-        "--steps",
-        "1",
-        "--threads",
-        "1",
-    ]
-    threads = torch.get_num_threads()
-    try:
-        assert data_benchmark.main(argv) == 0
-    finally:
-        torch.set_num_threads(threads)
-    printed = capsys.readouterr().out
-    assert "1 torch thread(s)" in printed
-    assert "decode without cache, 60 images" in printed and "load from cache,      60 images" in printed
-    assert "DataLoader + transforms.v2, num_workers=0" in printed and "x faster (goal >= 10x" in printed
-    assert "of pipeline + step (goal < 5%" in printed

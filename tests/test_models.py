@@ -13,7 +13,6 @@ from torch import nn
 from vggattn import models
 from vggattn.attention import CBAM, ArticleDynamicConv2d, DynamicConv2d, SpatialAttention, SqueezeExcitation
 from vggattn.attention.kinds import ATTENTION_KINDS, AttentionKind
-from vggattn.bench import models as bench_models
 from vggattn.inspection import article_dynamic_conv_parameters, count_parameters
 from vggattn.models import (
     CFGS,
@@ -350,22 +349,6 @@ def test_pretrained_weights_are_loaded_from_the_download(monkeypatch: pytest.Mon
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda url, **kwargs: reference.state_dict())
     model = on_meta(depth=11, attention="se", weights="IMAGENET1K_V1")
     assert model.config["attention"] == "se" and "weights" not in model.config
-
-
-def test_models_benchmark_prints_every_variant(capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench_models.main(["--width", "0.0625", "--batch", "2", "--repeats", "1", "--no-peak"]) == 0
-    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line.strip()}
-    assert set(bench_models.VARIANTS) <= set(rows)
-    assert rows["plain"][4] == "1.00"  # train time relative to itself
-    assert rows["se"][-1] == "n/a"  # peak memory skipped
-
-
-def test_peak_train_memory_is_measured_in_a_fresh_process() -> None:
-    peak = bench_models.peak_train_memory("plain", 0.0625, 2, 1)
-    if peak is None:
-        pytest.skip("no peak-RSS reading on this platform")
-    # the weights alone (x3 with gradients and momentum) are at least 3 * 4 bytes per parameter
-    assert peak >= 3 * 4 * count_parameters(build_vgg(16, True, 0.0625, head="cifar"))
 
 
 @pytest.mark.parametrize(
