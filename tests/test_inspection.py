@@ -195,3 +195,19 @@ def test_collect_gates_on_a_split_and_bad_input(tiny_cifar, seed_and_one_thread:
         collect_gates(model, torch.randn(3, 32, 32))
     with pytest.raises(ValueError, match="has no module that keeps its gate"):
         collect_gates(build_vgg(16, True, 0.125, head="cifar"), torch.randn(2, 3, 32, 32))
+
+
+def test_gate_variation_separates_a_fixed_rescale_from_input_dependence() -> None:
+    from vggattn.inspection import gate_variation
+
+    labels = torch.arange(4).repeat_interleave(5)  # 4 classes x 5 images
+    fixed = torch.tensor([0.5, 1.0, 1.5]).expand(20, 3)  # the same per-channel rescale for every image
+    static = gate_variation(fixed, labels)
+    assert static.across_images == 0 and static.between_class_share == 0
+    assert abs(static.across_units - (1 / 6) ** 0.5) < 1e-12  # population std of 0.5, 1.0, 1.5
+    by_class = labels[:, None].float().expand(20, 3) / 3  # gates set by the class only
+    assert abs(gate_variation(by_class, labels).between_class_share - 1.0) < 1e-12
+    spatial = torch.rand(20, 1, 4, 4, generator=torch.Generator().manual_seed(0))  # (N, 1, H, W) maps
+    assert 0 < gate_variation(spatial, labels).between_class_share < 1
+    with pytest.raises(ValueError, match="labels must have shape"):
+        gate_variation(fixed, labels[:3])

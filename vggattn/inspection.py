@@ -163,6 +163,44 @@ def collect_gates(
     return {name: torch.cat(gates) for name, gates in collected.items()}
 
 
+@dataclass(frozen=True)
+class GateVariation:
+    """How a trained gate varies over N images (`gate_variation`); each gate value is one channel or position.
+
+    `across_units`: std over units (channels or positions) of the image-mean gate, a fixed per-unit rescale;
+    `across_images`: the mean over units of the std over images, how much the gate depends on the input;
+    `between_class_share`: sum_u Var_k(class-k mean of unit u) / sum_u Var(unit u) over the images, 0 when every
+    class has the same mean gates, 1 when the gates depend on the class only.
+    """
+
+    mean: float
+    across_units: float
+    across_images: float
+    between_class_share: float
+
+
+def gate_variation(gates: torch.Tensor, labels: torch.Tensor) -> GateVariation:
+    """`GateVariation` of one module's gates (N, ...) (a `collect_gates` entry) for images of classes `labels` (N,).
+
+    The class means are weighted equally (balanced test subsets make this the usual between-class variance).
+    """
+    if not isinstance(gates, torch.Tensor) or gates.dim() < 2:
+        raise TypeError(f"gates must be a tensor (N, ...) of N images' gates, got {type(gates).__name__}")
+    labels = torch.as_tensor(labels)
+    if labels.shape != (gates.shape[0],):
+        raise ValueError(f"labels must have shape ({gates.shape[0]},), one per image, got {tuple(labels.shape)}")
+    units = gates.reshape(gates.shape[0], -1).double()  # (N, U)
+    total = units.var(dim=0, unbiased=False)  # (U,)
+    class_means = torch.stack([units[labels == k].mean(dim=0) for k in labels.unique()])  # (classes, U)
+    between = class_means.var(dim=0, unbiased=False)
+    return GateVariation(
+        mean=units.mean().item(),
+        across_units=units.mean(dim=0).std(unbiased=False).item(),
+        across_images=total.sqrt().mean().item(),
+        between_class_share=(between.sum() / total.sum()).item() if total.sum() > 0 else 0.0,
+    )
+
+
 def check_shape(tensor: torch.Tensor, expected: Sequence[int | None]) -> None:
     """Raise ValueError unless `tensor.shape` matches `expected`; None or -1 matches any size."""
     if not isinstance(tensor, torch.Tensor):
