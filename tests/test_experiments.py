@@ -230,6 +230,8 @@ def test_attention_arms_share_one_control_experiment(tiny_store, monkeypatch):
         ("plain", 1),
     ]
     assert comparison.paired().seeds == (0, 1)
+    table = comparison.table()  # runs from scratch have no start accuracy and no baseline line
+    assert "baseline before" not in table and comparison.verdict() in table
     temperatures = {m.temperature for m in result.model().modules() if hasattr(m, "temperature")}
     assert temperatures == {1.0}  # annealed (the module starts at 30)
     assert "control" in result.record["spec"] and result.record["spec"]["attention_version"] == 2

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import copy
+import math
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -216,22 +217,23 @@ class Comparison:
         return self.paired().summary()
 
     def table(self) -> str:
-        """A text table: one row per arm, then the verdict."""
+        """A text table: one row per arm (its accuracy at the start, for a fine-tune), then the verdict."""
         header = f"{'arm':<12}{'seeds':>6}{'start':>9}{'final mean':>12}{'std':>7}{'min-max':>15}{'seconds':>9}"
         rows = [header, "-" * len(header)]
         for arm in ARMS:
             runs, stats = self.arm(arm), self.stats(arm)
-            start = statistics.fmean(100 * run.start_acc for run in runs)
+            starts = [run.start_acc for run in runs if run.start_acc is not None]  # None: trained from scratch
+            start = f"{statistics.fmean(100 * acc for acc in starts):>8.2f}%" if starts else f"{'-':>9}"
             seconds = statistics.fmean(run.seconds for run in runs)
             name = self.attention if arm == "attention" else "plain"
             rows.append(
-                f"{name:<12}{len(runs):>6}{start:>8.2f}%{stats.mean:>11.2f}%{stats.std:>7.2f}"
+                f"{name:<12}{len(runs):>6}{start}{stats.mean:>11.2f}%{stats.std:>7.2f}"
                 f"{f'{stats.low:.2f}-{stats.high:.2f}':>15}{seconds:>9.0f}"
             )
-        rows.append(
-            f"baseline before fine-tuning: {100 * self.baseline_acc:.2f}%; "
-            f"{self.attention} adds {self.added_parameters:,} parameters"
+        start_line = (
+            "" if math.isnan(self.baseline_acc) else f"baseline before fine-tuning: {100 * self.baseline_acc:.2f}%; "
         )
+        rows.append(f"{start_line}{self.attention} adds {self.added_parameters:,} parameters")
         rows.append(self.verdict())
         return "\n".join(rows)
 
