@@ -105,6 +105,24 @@ SPECS: tuple[ExperimentSpec, ...] = (
         saved_seed=0,
         notebooks=("02_squeeze_excitation",),
     ),
+    replace(
+        SE_FINETUNE,
+        name="se-finetune-careless",
+        description="SE inserted with its default init (random MLP, gates near 0.5), fine-tuned 2 epochs; its "
+        "control is se-finetune's plain arm (same seeds, data and recipe)",
+        near_identity=False,
+        arms=("attention",),
+        control="se-finetune",
+    ),
+    replace(
+        SE_FINETUNE,
+        name="se-finetune-scaled",
+        description="SE with the scaled gate 2*sigmoid inserted as the exact identity (last layer 0), fine-tuned 2 "
+        "epochs; its control is se-finetune's plain arm (same seeds, data and recipe)",
+        attention_options=(("gate", "scaled"),),
+        arms=("attention",),
+        control="se-finetune",
+    ),
     SPATIAL_FINETUNE,
     replace(
         SPATIAL_FINETUNE,
