@@ -123,6 +123,14 @@ SPECS: tuple[ExperimentSpec, ...] = (
         arms=("attention",),
         control="se-finetune",
     ),
+    replace(
+        SE_FINETUNE,
+        name="se-finetune-scaled-fast",
+        description="SE with the scaled gate inserted as the exact identity, fine-tuned 2 epochs with 50x the lr on "
+        "the SE layers (1.0 vs 0.02) against the plain baseline fine-tuned the same way",
+        recipe=FINETUNE_RECIPE.replace(epochs=2, param_groups=(("attention", 1.0),)),
+        attention_options=(("gate", "scaled"),),
+    ),
     SPATIAL_FINETUNE,
     replace(
         SPATIAL_FINETUNE,
