@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import write_imagefolder
 
+from vggattn import paths
 from vggattn.data import CIFAR10_CLASSES, CifarTensors, DataError, find_data_root
 
 
@@ -41,3 +43,15 @@ def seed_and_one_thread() -> Iterator[None]:
     torch.manual_seed(0)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def imagefolder_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny CIFAR-10 ImageFolder copy (`helpers.write_imagefolder`) in tmp_path; no real data ($VGGATTN_DATA
+    unset), the default data and cache folders in tmp_path too."""
+    monkeypatch.delenv("VGGATTN_DATA", raising=False)
+    monkeypatch.setattr(paths, "data_dir", lambda: tmp_path / "default-data")
+    monkeypatch.setattr(paths, "cache_dir", lambda: tmp_path / "cache")
+    root = tmp_path / "jpg-copy"
+    write_imagefolder(root)
+    return root

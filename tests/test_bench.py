@@ -11,25 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import write_imagefolder
 
-from vggattn import paths
 from vggattn.bench import models as bench_models
 from vggattn.inspection import count_parameters
 from vggattn.models import build_vgg
 
 pytestmark = pytest.mark.usefixtures("seed_and_one_thread")
-
-
-@pytest.fixture
-def imagefolder_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A tiny ImageFolder copy; no real data, the cache in tmp_path."""
-    monkeypatch.delenv("VGGATTN_DATA", raising=False)
-    monkeypatch.setattr(paths, "data_dir", lambda: tmp_path / "default-data")
-    monkeypatch.setattr(paths, "cache_dir", lambda: tmp_path / "cache")
-    root = tmp_path / "jpg-copy"
-    write_imagefolder(root)
-    return root
 
 
 def test_dynamic_benchmark_prints_every_position_relative_to_plain(capsys: pytest.CaptureFixture[str]) -> None:

@@ -74,13 +74,6 @@ def trust_fixture_checksums(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torchvision_cifar, "check_integrity", lambda path, md5=None: os.path.isfile(path))
 
 
-@pytest.fixture
-def imagefolder_root(tmp_path: Path) -> Path:
-    root = tmp_path / "jpg-copy"
-    write_imagefolder(root)
-    return root
-
-
 def test_batched_jpeg_decoding_gives_pillows_pixels_without_a_warning(imagefolder_root: Path) -> None:
     jpegs = sorted(imagefolder_root.glob("*/*/*.jpg"))
     pillow = np.stack([np.asarray(Image.open(file)) for file in jpegs])
