@@ -291,7 +291,7 @@ def test_near_identity_gate_must_be_a_number() -> None:
 # --- ArticleDynamicConv2d ---------------------------------------------------------------------------
 
 
-def test_seed_equals_per_sample_reference() -> None:
+def test_article_equals_per_sample_reference() -> None:
     module = ArticleDynamicConv2d(16, 8, kernel_size=3, padding=1, reduction=4)
     nn.init.normal_(module.attention[3].weight, 0, 0.5)  # a kernel that differs between samples
     x = torch.randn(3, 16, 7, 6)
@@ -302,12 +302,12 @@ def test_seed_equals_per_sample_reference() -> None:
     torch.testing.assert_close(module(x), reference)
 
 
-def test_seed_other_padding_changes_output_size() -> None:
+def test_article_other_padding_changes_output_size() -> None:
     module = ArticleDynamicConv2d(4, 6, kernel_size=3, padding=0)
     assert module(torch.randn(2, 4, 7, 5)).shape == (2, 6, 5, 3)
 
 
-def test_seed_parameter_count_is_the_articles() -> None:
+def test_article_parameter_count_is_the_articles() -> None:
     with torch.device("meta"):
         module = ArticleDynamicConv2d(512, 512)
     assert count_parameters(module) == article_dynamic_conv_parameters(512, 512) == 80_232_992
@@ -320,7 +320,17 @@ def test_the_articles_einsum_crashes() -> None:
         article_forward(module, torch.randn(1, 8, 4, 4))
 
 
-def test_seed_from_conv_and_near_identity() -> None:
+def test_the_articles_forward_runs_only_for_one_channel_and_1x1_kernels() -> None:
+    torch.manual_seed(0)
+    one = ArticleDynamicConv2d(1, 2, 1, padding=0, reduction=1)
+    x = torch.randn(2, 1, 5, 5)
+    torch.testing.assert_close(article_forward(one, x), one(x))  # I = k = 1: the article's code is right
+    wide = ArticleDynamicConv2d(4, 2, 1, padding=0, reduction=1)
+    with pytest.raises(RuntimeError, match="is invalid for input of size"):  # the einsum broadcasts i, the view fails
+        article_forward(wide, torch.randn(2, 4, 5, 5))
+
+
+def test_article_from_conv_and_near_identity() -> None:
     conv = nn.Conv2d(8, 4, 3, padding=1)
     module = ArticleDynamicConv2d.from_conv(conv, reduction=2)
     torch.testing.assert_close(module.base_conv.weight, conv.weight)

@@ -128,7 +128,9 @@ def article_forward(module: ArticleDynamicConv2d, x: torch.Tensor) -> torch.Tens
     """The article's forward, kept to show its defect: it raises RuntimeError (einsum subscript `i` has two sizes).
 
     Same code path as the article: unfold to (B, I, k*k, L), then `einsum("bocik,bikn->bocn")`,
-    where `i` is k in the kernel and I in the patches. (It only runs when I = k = 1.)
+    where `i` is k in the kernel and I in the patches. The whole forward runs only when I = k = 1 (checked in the
+    tests): for k = 1 and I > 1 the einsum itself runs, since a subscript of size 1 broadcasts, but it keeps the
+    input channels as an output axis `c` instead of summing them, and the final `view` then fails.
     """
     B, k = x.shape[0], module.kernel_size
     base_output = module.base_conv(x)
