@@ -55,7 +55,7 @@ SCRATCH_PLAIN = ExperimentSpec(
     recipe=BASELINE_RECIPE,
     model=BASELINE,
     seeds=SCRATCH_SEEDS,
-    notebooks=("02_squeeze_excitation",),
+    notebooks=("02_squeeze_excitation", "03_spatial_attention"),
 )
 
 
@@ -83,15 +83,7 @@ SPECS: tuple[ExperimentSpec, ...] = (
     BASELINE_SPEC,
     SCRATCH_PLAIN,
     scratch_spec("se", "SE (reduction 16) at the end of every block", ("02_squeeze_excitation",)),
-    scratch_spec("spatial", "spatial attention (7x7) after every block's pool", ()),
-    scratch_spec("cbam", "CBAM (reduction 16, 7x7) at the end of every block", ()),
-    scratch_spec(
-        "dynamic",
-        "dynamic convolution (K=4, temperature 30 -> 1 over the first tenth of the steps) as the last conv of "
-        "every block",
-        (),
-        num_kernels=4,
-    ),
+    scratch_spec("spatial", "spatial attention (7x7) after every block's pool", ("03_spatial_attention",)),
     SE_FINETUNE,
     ExperimentSpec(
         name="se-scratch",
@@ -162,6 +154,20 @@ SPECS: tuple[ExperimentSpec, ...] = (
         notebooks=(),
     ),
 )
+
+SCRATCH_PENDING: tuple[ExperimentSpec, ...] = (
+    scratch_spec("cbam", "CBAM (reduction 16, 7x7) at the end of every block", ()),
+    scratch_spec(
+        "dynamic",
+        "dynamic convolution (K=4, temperature 30 -> 1 over the first tenth of the steps) as the last conv of "
+        "every block",
+        (),
+        num_kernels=4,
+    ),
+)
+"""From-scratch arms whose runs are not stored yet (about 30 and 60 minutes of a 2-core CPU): they join SPECS, with
+the same values (so the same hash, and an interrupted run in runs/experiments/ continues), once their results are
+committed. `python -m vggattn experiments run` runs only registered specs."""
 
 _BY_NAME = {spec.name: spec for spec in SPECS}
 
