@@ -21,7 +21,7 @@ from vggattn.paths import project_root
 from vggattn.train import evaluate
 
 MAX_STORE_MODELS_MB = 60
-"""The committed checkpoints: 11 models of the width-1/4 network (3.7 MB each: the baseline and the attention models
+"""The committed checkpoints: 10 models of the width-1/4 network (3.7 MB each: the baseline and the attention models
 the notebooks draw gates from) and the dynamic-convolution model (7.9 MB) make 44 MB; the CBAM and dynamic
 from-scratch models to come add about 12 MB. A model is stored only where a notebook reads it (`saved_seed`)."""
 BASELINE_TOLERANCE_POINTS = 0.1
