@@ -18,6 +18,7 @@ Two designs, one rule:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,8 +51,12 @@ def t_cdf(x: float, df: int) -> float:
     return 0.5 + total * h / 3
 
 
+@functools.lru_cache(maxsize=256)
 def t_quantile(p: float, df: int) -> float:
-    """The p-quantile of Student's t with `df` degrees of freedom: t_{0.975, 2} = 4.303, t_{0.975, 9} = 2.262."""
+    """The p-quantile of Student's t with `df` degrees of freedom: t_{0.975, 2} = 4.303, t_{0.975, 9} = 2.262.
+
+    Bisection on `t_cdf` (about 0.1 s); cached, since every interval and detectable difference asks for the same few.
+    """
     if not 0.0 < p < 1.0:
         raise ValueError(f"p must be strictly between 0 and 1, got {p}")
     if p < 0.5:
