@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
+import torch
 from helpers import TINY_VGG
 
 from vggattn.__main__ import main
 from vggattn.experiments import registry, runner, store
 from vggattn.experiments.spec import DataSelection, ExperimentSpec
 from vggattn.finetune import BASELINE_RECIPE, FINETUNE_RECIPE
+from vggattn.models import build_vgg
 from vggattn.train import fit
 
 TINY_MODEL = TINY_VGG
@@ -237,3 +240,29 @@ def test_attention_arms_share_one_control_experiment(tiny_store, monkeypatch):
     assert "control" in result.record["spec"] and result.record["spec"]["attention_version"] == 2
     with pytest.raises(ValueError, match="another recipe"):
         result.comparison(runner.run_experiment("tiny-base", progress=False))
+
+
+def test_a_model_stored_in_float16_loads_as_float32_and_predicts_alike(tiny_store, monkeypatch):
+    spec = ExperimentSpec(
+        name="tiny-half",
+        kind="train",
+        description="",
+        model=TINY_MODEL,
+        recipe=BASELINE_RECIPE.replace(epochs=1, batch_size=50, eval_every=1),
+        saved_seed=0,
+        saved_dtype="float16",
+    )
+    monkeypatch.setitem(registry._BY_NAME, spec.name, spec)
+    result = runner.run_experiment("tiny-half", progress=False)
+    assert result.record["model_dtype"] == "float16" and result.record["spec"]["saved_dtype"] == "float16"
+    stored = torch.load(tiny_store / "tiny-half" / store.MODEL_FILE, weights_only=True)["model_state"]
+    assert {t.dtype for t in stored.values() if t.is_floating_point()} == {torch.float16}
+    model = result.model()
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    images = torch.randn(4, 3, 32, 32)
+    half_rounded = build_vgg(**TINY_MODEL)
+    half_rounded.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in stored.items()})
+    torch.testing.assert_close(model(images), half_rounded.eval()(images))
+    assert "saved_dtype" not in TINY_SPECS[0].as_dict(), "float32, the default, leaves older hashes unchanged"
+    with pytest.raises(ValueError, match="saved_dtype must be one of"):
+        replace(spec, saved_dtype="int8")

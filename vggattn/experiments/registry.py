@@ -84,6 +84,16 @@ SPECS: tuple[ExperimentSpec, ...] = (
     SCRATCH_PLAIN,
     scratch_spec("se", "SE (reduction 16) at the end of every block", ("02_squeeze_excitation",)),
     scratch_spec("spatial", "spatial attention (7x7) after every block's pool", ("03_spatial_attention",)),
+    replace(
+        scratch_spec(
+            "dynamic",
+            "dynamic convolution (K=4, temperature 30 -> 1 over the first tenth of the steps) as the last conv of "
+            "every block",
+            (),
+            num_kernels=4,
+        ),
+        saved_dtype="float16",  # K=4 kernels: 7.9 MB in float32, over the store's 5 MB per model
+    ),
     SE_FINETUNE,
     ExperimentSpec(
         name="se-scratch",
@@ -94,8 +104,7 @@ SPECS: tuple[ExperimentSpec, ...] = (
         attention="se",
         seeds=FINETUNE_SEEDS,
         data=SE_FINETUNE.data,
-        saved_seed=0,
-        notebooks=("02_squeeze_excitation",),
+        notebooks=("02_squeeze_excitation",),  # no stored model: 02 draws trained gates from scratch-se's
     ),
     replace(
         SE_FINETUNE,
@@ -158,16 +167,9 @@ SPECS: tuple[ExperimentSpec, ...] = (
 
 SCRATCH_PENDING: tuple[ExperimentSpec, ...] = (
     scratch_spec("cbam", "CBAM (reduction 16, 7x7) at the end of every block", ()),
-    scratch_spec(
-        "dynamic",
-        "dynamic convolution (K=4, temperature 30 -> 1 over the first tenth of the steps) as the last conv of "
-        "every block",
-        (),
-        num_kernels=4,
-    ),
 )
-"""From-scratch arms whose runs are not stored yet (about 30 and 60 minutes of a 2-core CPU): they join SPECS, with
-the same values (so the same hash, and an interrupted run in runs/experiments/ continues), once their results are
+"""From-scratch arms whose runs are not stored yet (about 30 minutes of a 2-core CPU): they join SPECS, with the
+same values (so the same hash, and an interrupted run in runs/experiments/ continues), once their results are
 committed. `python -m vggattn experiments run` runs only registered specs."""
 
 _BY_NAME = {spec.name: spec for spec in SPECS}

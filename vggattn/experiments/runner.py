@@ -166,13 +166,14 @@ def run_experiment(
         model, history = saved_model
         save_checkpoint(
             model_path,
-            model.cpu().float(),
+            model.cpu().to(getattr(torch, spec.saved_dtype)),
             epoch=len(history),
             history=history,
             rng_states={},
             extra={"experiment": spec.name, "spec_hash": record["spec_hash"]},
         )
         record["model_file"], record["model_sha256"] = MODEL_FILE, file_sha256(model_path)
+        record["model_dtype"] = spec.saved_dtype
     train_seconds = sum(
         record_.seconds + record_.eval_seconds for run in runs for record_ in History.from_dicts(run["history"])
     )

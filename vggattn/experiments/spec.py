@@ -27,6 +27,7 @@ from ..data import CifarTensors
 from ..train import TrainConfig
 
 KINDS = ("train", "finetune", "scratch")
+SAVED_DTYPES = ("float32", "float16")
 SPEC_FORMAT = 1  # bump when the meaning of a spec field changes: every stored result becomes stale
 
 
@@ -72,7 +73,9 @@ class ExperimentSpec:
     `insert_attention` (e.g. `(("num_kernels", 4),)`). `saved_seed`: the seed whose model is stored for the
     notebooks' figures (the attention arm where there is one), or None to store no model. `control`: the
     experiment whose plain runs (same seeds, data order and recipe) are this one's control, when it trains
-    the attention arm only (several attention kinds then share one set of plain runs).
+    the attention arm only (several attention kinds then share one set of plain runs). `saved_dtype`: the
+    precision of the stored model's weights, "float16" where a float32 file would pass the store's 5 MB per
+    model (it is loaded back as float32; the recorded accuracies are the float32 model's).
     """
 
     name: str
@@ -92,6 +95,7 @@ class ExperimentSpec:
     saved_seed: int | None = None
     notebooks: tuple[str, ...] = ()
     control: str | None = None
+    saved_dtype: str = "float32"
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -111,6 +115,7 @@ class ExperimentSpec:
             raise ValueError(f"{self.name}: saved_seed {self.saved_seed} is not one of the seeds {self.seeds}")
         for arm in self.arms:
             check_choice("arm", arm, ("attention", "plain"))
+        check_choice("saved_dtype", self.saved_dtype, SAVED_DTYPES)
         if self.attention is not None:
             check_choice("attention", self.attention, ATTENTION_KINDS)
 
@@ -152,6 +157,7 @@ class ExperimentSpec:
             # added after format 1: in the hash only when set, so that adding them kept older results fresh
             **({"control": self.control} if self.control is not None else {}),
             **({"attention_version": self.attention_version} if self.attention_version != 1 else {}),
+            **({"saved_dtype": self.saved_dtype} if self.saved_dtype != "float32" else {}),
         }
 
     @property
