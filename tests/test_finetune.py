@@ -14,11 +14,13 @@ from vggattn.finetune import (
     Comparison,
     FinetuneRun,
     compare_finetune,
+    compare_scratch,
     insert_attention,
     temperature_annealing,
 )
 from vggattn.history import EpochRecord, History
 from vggattn.models import attention_modules, build_vgg
+from vggattn.runtime import seed_everything
 from vggattn.train import fit
 
 TINY_BASELINE = TINY_VGG
@@ -188,3 +190,24 @@ def test_the_protocol_can_start_from_imagenet_weights(tiny_cifar, monkeypatch, s
         device="cpu",
     )
     assert [run.arm for run in result.runs] == ["attention", "plain"]
+
+
+def test_compare_scratch_trains_both_arms_from_the_same_seed(tiny_cifar):
+    recipe = FINETUNE_RECIPE.replace(epochs=1, batch_size=50, eval_every=1)
+    result = compare_scratch(
+        "dynamic", train_data=tiny_cifar, test_data=tiny_cifar, seeds=(0, 1), recipe=recipe,
+        model_config=TINY_BASELINE, progress=False, device="cpu",
+    )
+    assert [(run.arm, run.seed) for run in result.runs] == [("attention", 0), ("plain", 0), ("attention", 1), ("plain", 1)]
+    assert result.paired().seeds == (0, 1) and all(run.start_acc is None for run in result.runs)
+    seed_everything(0)
+    plain = build_vgg(**TINY_BASELINE)
+    alone = fit(plain, tiny_cifar, tiny_cifar, recipe, seed=0, progress=False, device="cpu")
+    assert alone.final.test_acc == result.arm("plain")[0].final_acc, "the plain arm is the plain network's own run"
+    seed_everything(0)
+    dynamic = build_vgg(**TINY_BASELINE, attention="dynamic")
+    assert result.added_parameters == sum(p.numel() for p in dynamic.parameters()) - sum(
+        p.numel() for p in plain.parameters()
+    )
+    with pytest.raises(ValueError, match="seeds is empty"):
+        compare_scratch("se", train_data=tiny_cifar, test_data=tiny_cifar, seeds=(), progress=False)

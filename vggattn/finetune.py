@@ -344,3 +344,53 @@ def compare_finetune(
                 added_parameters = count_parameters(model) - count_parameters(baseline_model)
             runs.append(run)
     return Comparison(attention, baseline_acc, tuple(runs), added_parameters)
+
+
+def compare_scratch(
+    attention: str,
+    *,
+    train_data: CifarTensors,
+    test_data: CifarTensors,
+    seeds: Iterable[int] = (0,),
+    recipe: TrainConfig = BASELINE_RECIPE,
+    model_config: dict[str, Any] | None = None,
+    placement: str | None = None,
+    progress: bool = True,
+    device: str | torch.device = "auto",
+    **attention_kwargs: Any,
+) -> Comparison:
+    """Train the network with `attention` and the plain one from scratch, seed by seed: a short live version of
+    the store's scratch-* experiments (same build and seeding as `python -m vggattn experiments run scratch-se`).
+
+    Per seed both arms start from `seed_everything(seed)` and see the same data order. `model_config`: the
+    `build_vgg` arguments (default `BASELINE`). A model with `DynamicConv2d` anneals its temperature per step.
+    """
+    seeds = tuple(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed, e.g. seeds=(0,)")
+    config = dict(BASELINE if model_config is None else model_config)
+    device = pick_device(device)
+    runs, added_parameters = [], 0
+    for seed in seeds:
+        for arm in ARMS:
+            if progress:
+                print(f"seed {seed}: {attention if arm == 'attention' else 'plain control'}", flush=True)
+            seed_everything(seed)
+            extra = dict(attention=attention, placement=placement, **attention_kwargs) if arm == "attention" else {}
+            model = build_vgg(**config, **extra)
+            history = fit(
+                model,
+                train_data,
+                test_data,
+                recipe,
+                seed=seed,
+                device=device,
+                progress=progress,
+                on_step_start=temperature_annealing(model, recipe.epochs),
+            )
+            if arm == "attention":
+                added_parameters = count_parameters(model)
+            else:
+                added_parameters -= count_parameters(model)
+            runs.append(FinetuneRun(arm, seed, None, history))
+    return Comparison(attention, math.nan, tuple(runs), added_parameters)
