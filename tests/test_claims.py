@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vggattn.claims import Claim, claims_markdown, read_claims, record_claims, show_claims
+from vggattn.results import clear_figures
 from vggattn.stats import paired_comparison
 
 
@@ -46,3 +47,5 @@ def test_one_table_format_and_rows_recorded_for_the_audit(tmp_path, monkeypatch,
     assert [claim.notebook for claim in back] == ["02_squeeze_excitation"] * 2
     assert [claim.topic for claim in back] == ["parameters", "ImageNet top-1"]
     assert read_claims("99_none") == []
+    clear_figures("02_squeeze_excitation")  # what the notebook runner does before executing the notebook
+    assert read_claims("02_squeeze_excitation") == []

@@ -195,10 +195,21 @@ def test_the_protocol_can_start_from_imagenet_weights(tiny_cifar, monkeypatch, s
 def test_compare_scratch_trains_both_arms_from_the_same_seed(tiny_cifar):
     recipe = FINETUNE_RECIPE.replace(epochs=1, batch_size=50, eval_every=1)
     result = compare_scratch(
-        "dynamic", train_data=tiny_cifar, test_data=tiny_cifar, seeds=(0, 1), recipe=recipe,
-        model_config=TINY_BASELINE, progress=False, device="cpu",
+        "dynamic",
+        train_data=tiny_cifar,
+        test_data=tiny_cifar,
+        seeds=(0, 1),
+        recipe=recipe,
+        model_config=TINY_BASELINE,
+        progress=False,
+        device="cpu",
     )
-    assert [(run.arm, run.seed) for run in result.runs] == [("attention", 0), ("plain", 0), ("attention", 1), ("plain", 1)]
+    assert [(run.arm, run.seed) for run in result.runs] == [
+        ("attention", 0),
+        ("plain", 0),
+        ("attention", 1),
+        ("plain", 1),
+    ]
     assert result.paired().seeds == (0, 1) and all(run.start_acc is None for run in result.runs)
     seed_everything(0)
     plain = build_vgg(**TINY_BASELINE)

@@ -36,5 +36,7 @@ def read_figures(notebook: str) -> dict:
 
 
 def clear_figures(notebook: str) -> None:
-    """Forget a notebook's figures (the runner does this before executing it, so no stale figure survives)."""
+    """Forget a notebook's figures and claims rows (the runner does this before executing it, so no stale figure
+    survives)."""
     _figures_file(notebook).unlink(missing_ok=True)
+    _figures_file(notebook).with_suffix(".claims.json").unlink(missing_ok=True)  # vggattn.claims.record_claims
