@@ -160,9 +160,12 @@ def test_an_interrupted_run_continues_where_it_stopped(tiny_store, monkeypatch):
 
 
 def test_a_scratch_comparison_trains_both_arms_from_scratch(tiny_store):
+    (tiny_store / "tiny-scratch").mkdir(parents=True)
+    (tiny_store / "tiny-scratch" / store.MODEL_FILE).write_bytes(b"an older result's model")  # now saved_seed=None
     result = runner.run_experiment("tiny-scratch", progress=False)
     assert [run.arm for run in result.runs] == ["attention", "plain"] and result.start_acc is None
     assert result.record["added_parameters"] == 5 * 98 and result.record["model_file"] is None
+    assert not (tiny_store / "tiny-scratch" / store.MODEL_FILE).exists()
     with pytest.raises(ValueError, match="stores no model"):
         result.model()
 

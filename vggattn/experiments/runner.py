@@ -161,6 +161,8 @@ def run_experiment(
         "model_sha256": None,
     }
     result_folder(spec.name).mkdir(parents=True, exist_ok=True)
+    # a spec that now stores no model must not leave the previous result's model behind (it would be committed)
+    (result_folder(spec.name) / MODEL_FILE).unlink(missing_ok=True)
     if saved_model is not None:
         model_path = result_folder(spec.name) / MODEL_FILE
         model, history = saved_model
