@@ -9,6 +9,10 @@ from torch import nn
 
 from vggattn.checks import check_choice, check_int, check_number
 
+is_exporting = getattr(torch.compiler, "is_exporting", lambda: False)
+"""Whether torch.export (or the dynamo ONNX exporter) is tracing: the modules then record no `last_gate` /
+`last_attention` (an exported graph keeps no Python attributes). torch < 2.6 has no such flag: never."""
+
 
 def hidden_width(channels: int, reduction: int, min_hidden: int) -> int:
     """The bottleneck width of an attention MLP: `hidden = max(channels // reduction, min_hidden)`.

@@ -13,6 +13,7 @@ from vggattn.attention._common import (
     check_input,
     gate_logit,
     hidden_width,
+    is_exporting,
     near_identity_gate,
     zero_last_layer,
 )
@@ -67,7 +68,8 @@ class ChannelAttention(nn.Module):
         check_input(self, u, self.channels)
         logits = self.fc2(self.activation(self.fc1(self.descriptors(u)))).sum(dim=0)  # (P, B, C) -> (B, C)
         s = apply_gate(logits, self.gate)  # (B, C)
-        self.last_gate = s.detach()
+        if not is_exporting():  # an exported graph keeps no Python attributes
+            self.last_gate = s.detach()
         return u * s[:, :, None, None]  # (B, C, H, W) * (B, C, 1, 1)
 
     def init_near_identity(self, gate: float | None = None) -> None:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vggattn.attention._common import check_input, gate_logit, hidden_width, zero_last_layer
+from vggattn.attention._common import check_input, gate_logit, hidden_width, is_exporting, zero_last_layer
 from vggattn.checks import check_int, check_int_pair, check_positive
 
 ARTICLE_EINSUM = "bocik,bikn->bocn"
@@ -182,6 +182,15 @@ class DynamicConv2d(nn.Module):
       On output maps of at most MATMUL_MAX_PIXELS pixels the K convs run as unfold + one matmul.
     Neither is cheap on small maps: mixing the kernels costs B * K * |W|, as much as the conv itself
     once H_out * W_out <= K, so at CIFAR size a dynamic layer costs several plain convs.
+
+    Exported (`torch.export`, `torch.onnx.export(..., dynamo=True)`: `torch.compiler.is_exporting()`),
+    the module always mixes outputs, whatever the batch and map size:
+
+        out_b = sum_k pi_bk conv2d(x_b, weight_k)          groups = G, the same for any B
+
+    `_mix_kernels` folds the batch into the groups (groups = B * G): an exported graph would then hold a
+    conv whose groups change with B, which ONNX (a static `group`) cannot express, so the graph would run at
+    the export batch only. Both ways compute the same out (up to float rounding); eager calls are unchanged.
     """
 
     GROUPED_MIN_PIXELS = (
@@ -272,14 +281,20 @@ class DynamicConv2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(self, x, self.in_channels)
         pi = self.attention(x)  # (B, K)
-        self.last_attention = pi.detach()
+        if not is_exporting():  # an exported graph keeps no Python attributes: nothing to record
+            self.last_attention = pi.detach()
         out = self._mix_kernels(x, pi) if self._mixes_kernels(x) else self._mix_outputs(x, pi)
         if self.bias is not None:
             out = out + (pi @ self.bias)[:, :, None, None]  # b_b = sum_k pi_bk bias_k: (B, K) @ (K, O)
         return out
 
     def _mixes_kernels(self, x: torch.Tensor) -> bool:
-        """Whether `forward` takes `_mix_kernels` (batch 1, or maps of >= GROUPED_MIN_PIXELS pixels) for `x`."""
+        """Whether `forward` takes `_mix_kernels` (batch 1, or maps of >= GROUPED_MIN_PIXELS pixels) for `x`.
+
+        Never while exporting: a conv with groups = B * G would fix the batch size of the exported graph.
+        """
+        if is_exporting():  # torch.export / the dynamo ONNX exporter: a graph for any B
+            return False
         return x.shape[0] == 1 or x.shape[-2] * x.shape[-1] >= self.GROUPED_MIN_PIXELS
 
     def _mix_kernels(self, x: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ from vggattn.attention._common import (
     check_gate_form,
     check_input,
     gate_logit,
+    is_exporting,
     near_identity_gate,
     zero_last_layer,
 )
@@ -44,7 +45,8 @@ class SpatialAttention(nn.Module):
         d = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)  # (B, 2, H, W)
         # channels_last: the CPU backward of a conv from 2 channels is ~2x faster in that layout (same values)
         A = apply_gate(self.conv(d.contiguous(memory_format=torch.channels_last)), self.gate)  # (B, 1, H, W)
-        self.last_gate = A.detach()
+        if not is_exporting():  # an exported graph keeps no Python attributes
+            self.last_gate = A.detach()
         return x * A  # (B, C, H, W) * (B, 1, H, W)
 
     def init_near_identity(self, gate: float | None = None) -> None:
