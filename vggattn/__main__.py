@@ -1,4 +1,5 @@
-"""The command line: `python -m vggattn train` trains one model, `python -m vggattn experiments` runs the store.
+"""The command line: `python -m vggattn train` trains one model, `python -m vggattn experiments` runs the store,
+`python -m vggattn compare` prints every attention variant's cost and stored results side by side.
 
 For example:
 
@@ -6,6 +7,7 @@ For example:
     python -m vggattn train --attention se --finetune-from experiments/baseline/model.pt
     python -m vggattn train --out runs/se --resume       # continue runs/se/last.pt as it was started
     python -m vggattn experiments run baseline           # train and store the baseline (experiments/)
+    python -m vggattn compare --no-timing                # parameters, FLOPs, memory, stored accuracies per variant
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _recipe_defaults(name: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m vggattn", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,experiments}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,experiments,compare}")
 
     train = commands.add_parser(
         "train",
@@ -146,6 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress bar and no per-epoch lines")
 
     experiments_cli.add_parser(commands)
+    compare = commands.add_parser(
+        "compare",
+        help="every attention variant side by side: parameters, FLOPs, memory, CPU time, stored accuracies",
+        description="Plain VGG16-BN and every attention kind of the registry, measured the same way "
+        "(vggattn.comparison): exact costs, CPU time measured side by side, and the experiment store's paired "
+        "comparisons with plain (never trains).",
+    )
+    compare.add_argument(
+        "--width", type=float, default=BASELINE["width"], help="the narrow width (default %(default)s)"
+    )
+    compare.add_argument("--no-timing", action="store_true", help="skip the CPU timing (about a minute on 2 cores)")
     return parser
 
 
@@ -156,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "experiments":
             return experiments_cli.main(args, parser)
+        if args.command == "compare":
+            from .comparison import main as compare_main
+
+            if args.width <= 0:
+                parser.error(f"--width must be positive, got {args.width}")
+            return compare_main(width=args.width, timing=not args.no_timing)
         return _train(args, parser)
     except (DataError, CheckpointError, ValueError, FileNotFoundError) as error:
         parser.error(str(error))  # exits with status 2 and the usage line, not a traceback

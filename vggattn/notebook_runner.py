@@ -1,4 +1,4 @@
-"""Execute the course notebooks in order and write `results/summary.md` (`make run`).
+"""Execute the course notebooks in order and write `results/summary.md` with the claims audit (`make run`).
 
     python -m vggattn.notebook_runner notebooks/00_setup_and_data.ipynb ...   # copies in results/notebooks/
     python -m vggattn.notebook_runner --inplace notebooks/*.ipynb             # what maintainers commit
@@ -23,6 +23,8 @@ from .paths import display_path, results_dir
 from .results import clear_figures, read_figures
 
 WARNING_PATTERN = re.compile(r"\b\w*Warning\b")
+AUDIT_NOTEBOOK = "07_comparison"
+"""The notebook whose claims audit `make run` appends to results/summary.md."""
 
 
 @dataclass
@@ -101,14 +103,32 @@ def save_run(run: NotebookRun) -> None:
     path.write_text(json.dumps({"seconds": run.seconds, "ok": run.ok, "problems": run.problems}), encoding="utf-8")
 
 
+def audit_lines() -> list[str]:
+    """The claims audit as a Markdown section: the rows notebook 07 recorded in its last run (with this machine's
+    CPU timings and the trained gates), else `vggattn.audit.audit_claims()` (the store and exact counts only)."""
+    from .audit import audit_claims, verdict_counts
+    from .claims import claims_markdown, read_claims
+
+    rows = read_claims(AUDIT_NOTEBOOK)
+    source = f"as `{AUDIT_NOTEBOOK}` recorded it"
+    if not rows:
+        rows, source = audit_claims(), "from the experiment store and exact counts (`vggattn.audit.audit_claims()`)"
+    counts = ", ".join(f"{n} {verdict}" for verdict, n in verdict_counts(rows).items())
+    return ["", "## The claims audit", "", f"{len(rows)} claims ({counts}), {source}.", "", claims_markdown(rows)]
+
+
 def write_summary(notebooks: list[Path], path: Path) -> None:
-    """One line per notebook of the folder(s) given that has been run, in file order, with its latest figures."""
+    """One line per notebook of the folder(s) given that has been run, in file order, with its latest figures;
+    then, when the folder holds the comparison notebook, the claims audit (`audit_lines`)."""
     lines = ["# Results of `make run`", ""]
-    for notebook in sorted({p for nb in notebooks for p in nb.parent.glob("[0-9][0-9]_*.ipynb")}):
+    folder_notebooks = sorted({p for nb in notebooks for p in nb.parent.glob("[0-9][0-9]_*.ipynb")})
+    for notebook in folder_notebooks:
         record = _run_record(notebook.stem)
         if record.is_file():
             saved = json.loads(record.read_text(encoding="utf-8"))
             lines.append(NotebookRun(notebook.stem, figures=read_figures(notebook.stem), **saved).summary_line())
+    if any(notebook.stem == AUDIT_NOTEBOOK for notebook in folder_notebooks):
+        lines += audit_lines()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines + [""]), encoding="utf-8")
 

@@ -22,7 +22,13 @@ BASELINE_SPEC = ExperimentSpec(
     model=BASELINE,
     seeds=(0,),
     saved_seed=0,
-    notebooks=("01_vgg16_baseline", "02_squeeze_excitation", "03_spatial_attention", "05_dynamic_convolution"),
+    notebooks=(
+        "01_vgg16_baseline",
+        "02_squeeze_excitation",
+        "03_spatial_attention",
+        "05_dynamic_convolution",
+        "07_comparison",
+    ),
 )
 FINETUNE_DATA = DataSelection(train_per_class=300, test_per_class=200)
 """The one data selection of every insertion fine-tune in the series (3,000 training and 2,000 test images), so
@@ -37,7 +43,7 @@ SE_FINETUNE = ExperimentSpec(
     seeds=FINETUNE_SEEDS,
     data=FINETUNE_DATA,
     saved_seed=0,
-    notebooks=("02_squeeze_excitation",),
+    notebooks=("02_squeeze_excitation", "07_comparison"),
 )
 SPATIAL_FINETUNE = replace(
     SE_FINETUNE,
@@ -45,14 +51,14 @@ SPATIAL_FINETUNE = replace(
     description="spatial attention inserted near identity into the baseline vs the plain baseline, fine-tuned 2 epochs",
     recipe=FINETUNE_RECIPE.replace(epochs=2, eval_every=2),
     attention="spatial",
-    notebooks=("03_spatial_attention",),
+    notebooks=("03_spatial_attention", "07_comparison"),
 )
 CBAM_FINETUNE = replace(
     SE_FINETUNE,
     name="cbam-finetune",
     description="CBAM inserted near identity into the baseline vs the plain baseline, fine-tuned 2 epochs",
     attention="cbam",
-    notebooks=("04_cbam",),
+    notebooks=("04_cbam", "07_comparison"),
     saved_seed=None,  # the store's 40 MB of models hold the scratch models; 04 retrains seed 0 live to look at it
 )
 
@@ -65,7 +71,7 @@ SCRATCH_PLAIN = ExperimentSpec(
     recipe=BASELINE_RECIPE,
     model=BASELINE,
     seeds=SCRATCH_SEEDS,
-    notebooks=("02_squeeze_excitation", "03_spatial_attention"),
+    notebooks=("02_squeeze_excitation", "03_spatial_attention", "07_comparison"),
 )
 
 
@@ -92,15 +98,17 @@ def scratch_spec(attention: str, what: str, notebooks: tuple[str, ...], **option
 SPECS: tuple[ExperimentSpec, ...] = (
     BASELINE_SPEC,
     SCRATCH_PLAIN,
-    scratch_spec("se", "SE (reduction 16) at the end of every block", ("02_squeeze_excitation",)),
-    scratch_spec("spatial", "spatial attention (7x7) after every block's pool", ("03_spatial_attention",)),
-    scratch_spec("cbam", "CBAM (reduction 16, 7x7) at the end of every block", ("04_cbam",)),
+    scratch_spec("se", "SE (reduction 16) at the end of every block", ("02_squeeze_excitation", "07_comparison")),
+    scratch_spec(
+        "spatial", "spatial attention (7x7) after every block's pool", ("03_spatial_attention", "07_comparison")
+    ),
+    scratch_spec("cbam", "CBAM (reduction 16, 7x7) at the end of every block", ("04_cbam", "07_comparison")),
     replace(
         scratch_spec(
             "dynamic",
             "dynamic convolution (K=4, temperature 30 -> 1 over the first tenth of the steps) as the last conv of "
             "every block",
-            (),
+            ("07_comparison",),
             num_kernels=4,
         ),
         saved_dtype="float16",  # K=4 kernels: 7.9 MB in float32, over the store's 5 MB per model
@@ -133,6 +141,7 @@ SPECS: tuple[ExperimentSpec, ...] = (
         "epochs; its control is se-finetune's plain arm (same seeds, data and recipe)",
         attention_options=(("gate", "scaled"),),
         arms=("attention",),
+        notebooks=("02_squeeze_excitation",),
         control="se-finetune",
     ),
     replace(
@@ -142,6 +151,7 @@ SPECS: tuple[ExperimentSpec, ...] = (
         "the SE layers (1.0 vs 0.02) against the plain baseline fine-tuned the same way",
         recipe=FINETUNE_RECIPE.replace(epochs=2, param_groups=(("attention", 1.0),)),
         attention_options=(("gate", "scaled"),),
+        notebooks=("02_squeeze_excitation",),
     ),
     SPATIAL_FINETUNE,
     CBAM_FINETUNE,
@@ -152,6 +162,7 @@ SPECS: tuple[ExperimentSpec, ...] = (
         "2 epochs; its control is spatial-finetune's plain arm (same seeds, data and recipe)",
         near_identity=False,
         arms=("attention",),
+        notebooks=("03_spatial_attention",),
     ),
     replace(
         SE_FINETUNE,
@@ -160,7 +171,7 @@ SPECS: tuple[ExperimentSpec, ...] = (
         "baseline, fine-tuned 2 epochs",
         attention="dynamic",
         attention_options=(("num_kernels", 4),),
-        notebooks=("05_dynamic_convolution",),
+        notebooks=("05_dynamic_convolution", "07_comparison"),
         saved_seed=None,  # notebook 05 retrains seed 0 live to watch it; 7.9 MB of K=4 kernels stay out of git
     ),
     replace(
