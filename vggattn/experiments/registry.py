@@ -26,6 +26,7 @@ BASELINE_SPEC = ExperimentSpec(
         "01_vgg16_baseline",
         "02_squeeze_excitation",
         "03_spatial_attention",
+        "04_cbam",
         "05_dynamic_convolution",
         "07_comparison",
     ),
@@ -71,7 +72,7 @@ SCRATCH_PLAIN = ExperimentSpec(
     recipe=BASELINE_RECIPE,
     model=BASELINE,
     seeds=SCRATCH_SEEDS,
-    notebooks=("02_squeeze_excitation", "03_spatial_attention", "07_comparison"),
+    notebooks=("02_squeeze_excitation", "03_spatial_attention", "04_cbam", "07_comparison"),
 )
 
 
@@ -98,7 +99,9 @@ def scratch_spec(attention: str, what: str, notebooks: tuple[str, ...], **option
 SPECS: tuple[ExperimentSpec, ...] = (
     BASELINE_SPEC,
     SCRATCH_PLAIN,
-    scratch_spec("se", "SE (reduction 16) at the end of every block", ("02_squeeze_excitation", "07_comparison")),
+    scratch_spec(
+        "se", "SE (reduction 16) at the end of every block", ("02_squeeze_excitation", "04_cbam", "07_comparison")
+    ),
     scratch_spec(
         "spatial", "spatial attention (7x7) after every block's pool", ("03_spatial_attention", "07_comparison")
     ),
