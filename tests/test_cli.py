@@ -62,7 +62,7 @@ def test_help_documents_every_option(capsys):
 
 def test_python_dash_m_runs_the_command_line():
     result = subprocess.run([sys.executable, "-m", "vggattn", "--help"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and "{train,experiments}" in result.stdout and result.stderr == ""
+    assert result.returncode == 0 and "{train,experiments,compare}" in result.stdout and result.stderr == ""
 
 
 def test_train_writes_history_and_checkpoint(image_folder, tmp_path, capsys):
