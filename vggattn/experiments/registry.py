@@ -72,7 +72,13 @@ SCRATCH_PLAIN = ExperimentSpec(
     recipe=BASELINE_RECIPE,
     model=BASELINE,
     seeds=SCRATCH_SEEDS,
-    notebooks=("02_squeeze_excitation", "03_spatial_attention", "04_cbam", "07_comparison"),
+    notebooks=(
+        "02_squeeze_excitation",
+        "03_spatial_attention",
+        "04_cbam",
+        "05_dynamic_convolution",
+        "07_comparison",
+    ),
 )
 
 
@@ -111,7 +117,7 @@ SPECS: tuple[ExperimentSpec, ...] = (
             "dynamic",
             "dynamic convolution (K=4, temperature 30 -> 1 over the first tenth of the steps) as the last conv of "
             "every block",
-            ("07_comparison",),
+            ("05_dynamic_convolution", "07_comparison"),
             num_kernels=4,
         ),
         saved_dtype="float16",  # K=4 kernels: 7.9 MB in float32, over the store's 5 MB per model
