@@ -133,11 +133,11 @@ def onnx_outputs(path: str | Path, images: torch.Tensor, *, threads: int | None 
 
     `threads`: onnxruntime's intra-op threads (None: its default, one per core).
     """
-    ort = require("onnxruntime", "onnx_outputs")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no ONNX file at {path}; write one with export_onnx(model, path, example)")
     _check_images("images", images)
+    ort = require("onnxruntime", "onnx_outputs")
     options = ort.SessionOptions()
     if threads is not None:
         options.intra_op_num_threads = check_int("threads", threads)
