@@ -9,6 +9,7 @@ import pytest
 import torch
 from helpers import TINY_VGG
 
+from vggattn import finetune
 from vggattn.__main__ import main
 from vggattn.experiments import registry, runner, store
 from vggattn.experiments.spec import DataSelection, ExperimentSpec
@@ -149,11 +150,11 @@ def test_an_interrupted_run_continues_where_it_stopped(tiny_store, monkeypatch):
         fit(*args, **kwargs, stop_after=1)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "fit", interrupted_fit)
+    monkeypatch.setattr(finetune, "fit", interrupted_fit)  # the runner trains through finetune.scratch_run
     with pytest.raises(KeyboardInterrupt):
         runner.run_experiment("tiny-base", progress=False)
     assert store.status(TINY_SPECS[0])[0] == "missing"
-    monkeypatch.setattr(runner, "fit", fit)
+    monkeypatch.setattr(finetune, "fit", fit)
     resumed = runner.run_experiment("tiny-base", progress=False).runs[0].history
     assert [r.train_loss for r in resumed] == [r.train_loss for r in uninterrupted]
     assert resumed.final.test_acc == uninterrupted.final.test_acc

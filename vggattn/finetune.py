@@ -346,6 +346,54 @@ def compare_finetune(
     return Comparison(attention, baseline_acc, tuple(runs), added_parameters)
 
 
+def build_arm(
+    model_config: dict[str, Any],
+    attention: str | None,
+    seed: int,
+    placement: str | None = None,
+    **attention_kwargs: Any,
+) -> nn.Module:
+    """The network of one arm, built from `seed_everything(seed)`: plain when `attention` is None."""
+    seed_everything(seed)
+    if attention is None:
+        return build_vgg(**model_config)
+    return build_vgg(**model_config, attention=attention, placement=placement, **attention_kwargs)
+
+
+def scratch_run(
+    model_config: dict[str, Any],
+    attention: str | None,
+    seed: int,
+    *,
+    train_data: CifarTensors,
+    test_data: CifarTensors,
+    recipe: TrainConfig,
+    placement: str | None = None,
+    progress: bool = True,
+    device: str | torch.device = "auto",
+    out_dir: str | Path | None = None,
+    **attention_kwargs: Any,
+) -> tuple[FinetuneRun, nn.Module]:
+    """One arm of one seed trained from scratch (`attention` None: the plain network), the counterpart of
+    `finetune_run`; a model with `DynamicConv2d` anneals its temperature per step. With `out_dir` it checkpoints
+    every epoch there and continues from the last one (the experiment store's runs)."""
+    model = build_arm(model_config, attention, seed, placement, **attention_kwargs)
+    resume = out_dir if out_dir is not None and (Path(out_dir) / LAST_CHECKPOINT).is_file() else None
+    history = fit(
+        model,
+        train_data,
+        test_data,
+        recipe,
+        seed=seed,
+        device=device,
+        progress=progress,
+        out_dir=out_dir,
+        resume=resume,
+        on_step_start=temperature_annealing(model, recipe.epochs),
+    )
+    return FinetuneRun("plain" if attention is None else "attention", seed, None, history), model
+
+
 def compare_scratch(
     attention: str,
     *,
@@ -360,7 +408,7 @@ def compare_scratch(
     **attention_kwargs: Any,
 ) -> Comparison:
     """Train the network with `attention` and the plain one from scratch, seed by seed: a short live version of
-    the store's scratch-* experiments (same build and seeding as `python -m vggattn experiments run scratch-se`).
+    the store's scratch-* experiments (the same `scratch_run` as `python -m vggattn experiments run scratch-se`).
 
     Per seed both arms start from `seed_everything(seed)` and see the same data order. `model_config`: the
     `build_vgg` arguments (default `BASELINE`). A model with `DynamicConv2d` anneals its temperature per step.
@@ -370,27 +418,23 @@ def compare_scratch(
         raise ValueError("seeds is empty: give at least one seed, e.g. seeds=(0,)")
     config = dict(BASELINE if model_config is None else model_config)
     device = pick_device(device)
-    runs, added_parameters = [], 0
+    runs, models = [], {}
     for seed in seeds:
         for arm in ARMS:
             if progress:
                 print(f"seed {seed}: {attention if arm == 'attention' else 'plain control'}", flush=True)
-            seed_everything(seed)
-            extra = dict(attention=attention, placement=placement, **attention_kwargs) if arm == "attention" else {}
-            model = build_vgg(**config, **extra)
-            history = fit(
-                model,
-                train_data,
-                test_data,
-                recipe,
-                seed=seed,
-                device=device,
+            run, models[arm] = scratch_run(
+                config,
+                attention if arm == "attention" else None,
+                seed,
+                train_data=train_data,
+                test_data=test_data,
+                recipe=recipe,
+                placement=placement,
                 progress=progress,
-                on_step_start=temperature_annealing(model, recipe.epochs),
+                device=device,
+                **attention_kwargs,
             )
-            if arm == "attention":
-                added_parameters = count_parameters(model)
-            else:
-                added_parameters -= count_parameters(model)
-            runs.append(FinetuneRun(arm, seed, None, history))
+            runs.append(run)
+    added_parameters = count_parameters(models["attention"]) - count_parameters(models["plain"])
     return Comparison(attention, math.nan, tuple(runs), added_parameters)

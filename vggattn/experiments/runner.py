@@ -12,17 +12,15 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from .. import paths
-from ..checkpoints import LAST_CHECKPOINT, save_checkpoint
+from ..checkpoints import save_checkpoint
 from ..data import CifarTensors, load_cifar10_splits
-from ..finetune import finetune_run, temperature_annealing
+from ..finetune import build_arm, finetune_run, scratch_run
 from ..history import History
 from ..inspection import count_parameters
-from ..models import build_vgg
-from ..runtime import autocast_dtype, pick_device, seed_everything
-from ..train import evaluate, fit
+from ..runtime import autocast_dtype, pick_device
+from ..train import evaluate
 from .provenance import data_fingerprint, data_source, describe_data, provenance
 from .registry import get_spec
 from .spec import ExperimentSpec
@@ -126,24 +124,23 @@ def run_experiment(
             if arm == "attention":
                 added_parameters = count_parameters(model) - count_parameters(start_model)
         else:
-            model = _build(spec, arm, seed)
-            resume = out_dir if (out_dir / LAST_CHECKPOINT).is_file() else None
-            history = fit(
-                model,
-                train_data,
-                test_data,
-                spec.recipe,
-                seed=seed,
-                device=device,
+            run, model = scratch_run(
+                spec.model,
+                spec.attention if arm == "attention" else None,
+                seed,
+                train_data=train_data,
+                test_data=test_data,
+                recipe=spec.recipe,
+                placement=spec.placement,
                 progress=progress,
+                device=device,
                 out_dir=out_dir,
-                resume=resume,
-                on_step_start=temperature_annealing(model, spec.recipe.epochs),
+                **spec.attention_kwargs(),
             )
-            run, start_point = None, None
+            start_point = None
             if arm == "attention":
-                added_parameters = count_parameters(model) - count_parameters(_build(spec, "plain", seed))
-        history = run.history if run is not None else history
+                added_parameters = count_parameters(model) - count_parameters(build_arm(spec.model, None, seed))
+        history = run.history
         runs.append({"arm": arm, "seed": seed, "start_acc": start_point, "history": history.to_dicts()})
         if seed == spec.saved_seed and arm == spec.run_arms[0]:
             saved_model = (model, history)
@@ -225,10 +222,3 @@ def load_or_run(
                 flush=True,
             )
     return result
-
-
-def _build(spec: ExperimentSpec, arm: str, seed: int) -> nn.Module:
-    seed_everything(seed)
-    if arm == "plain":
-        return build_vgg(**spec.model)
-    return build_vgg(**spec.model, attention=spec.attention, placement=spec.placement, **spec.attention_kwargs())
