@@ -105,16 +105,13 @@ def _raises(action: Callable[[], object]) -> str:
     return ""
 
 
-class _ArticleSpatialAttention(nn.Module):
-    """The spatial article's module as written: it returns the map only (its VGG multiplies in a hand loop)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(2, 1, 7, padding=3, bias=False)
+class _ArticleSpatialAttention(SpatialAttention):
+    """The spatial article's module as written: the package's gate, but it returns the map only (its VGG
+    multiplies in a hand-written loop)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
-        return torch.sigmoid(self.conv1(pooled))  # (B, 1, H, W): the map, not the features
+        super().forward(x)
+        return self.last_gate  # (B, 1, H, W): the map, not the features
 
 
 def _taps(kernel: int, size: int) -> int:
