@@ -63,6 +63,17 @@ CBAM_FINETUNE = replace(
     saved_seed=None,  # the store's 40 MB of models hold the scratch models; 04 retrains seed 0 live to look at it
 )
 
+DYNAMIC_FINETUNE = replace(
+    SE_FINETUNE,
+    name="dynamic-finetune",
+    description="dynamic convolution (K=4, temperature 30 -> 1) in the last conv of each block vs the plain "
+    "baseline, fine-tuned 2 epochs",
+    attention="dynamic",
+    attention_options=(("num_kernels", 4),),
+    notebooks=("05_dynamic_convolution", "07_comparison"),
+    saved_seed=None,  # notebook 05 retrains seed 0 live to watch it; 7.9 MB of K=4 kernels stay out of git
+)
+
 SCRATCH_SEEDS = (0, 1, 2)
 SCRATCH_PLAIN = ExperimentSpec(
     name="scratch-plain",
@@ -173,15 +184,32 @@ SPECS: tuple[ExperimentSpec, ...] = (
         arms=("attention",),
         notebooks=("03_spatial_attention",),
     ),
+    DYNAMIC_FINETUNE,
+    *(
+        replace(
+            finetune,
+            name=f"{finetune.name}-scaled-fast",
+            description=f"{what} with the scaled gate 2*sigmoid inserted as the exact identity, fine-tuned 2 epochs "
+            "with 50x the lr on the attention layers (1.0 vs 0.02) against the plain baseline fine-tuned the same way "
+            "(se-finetune-scaled-fast's protocol)",
+            recipe=finetune.recipe.replace(param_groups=(("attention", 1.0),)),
+            attention_options=(("gate", "scaled"),),
+            notebooks=(notebook,),
+            saved_seed=None,  # the notebook retrains seed 0 live to measure how far the gates moved
+        )
+        for finetune, what, notebook in (
+            (SPATIAL_FINETUNE, "spatial attention", "03_spatial_attention"),
+            (CBAM_FINETUNE, "CBAM", "04_cbam"),
+        )
+    ),
     replace(
-        SE_FINETUNE,
-        name="dynamic-finetune",
-        description="dynamic convolution (K=4, temperature 30 -> 1) in the last conv of each block vs the plain "
-        "baseline, fine-tuned 2 epochs",
-        attention="dynamic",
-        attention_options=(("num_kernels", 4),),
-        notebooks=("05_dynamic_convolution", "07_comparison"),
-        saved_seed=None,  # notebook 05 retrains seed 0 live to watch it; 7.9 MB of K=4 kernels stay out of git
+        DYNAMIC_FINETUNE,
+        name="dynamic-finetune-fast",
+        description="dynamic convolution (K=4) inserted as in dynamic-finetune, fine-tuned 2 epochs with 10x the lr "
+        "on the dynamic convs (0.2, the baseline's peak lr: they hold the K kernels as well as the attention MLP) "
+        "against the plain baseline fine-tuned the same way",
+        recipe=DYNAMIC_FINETUNE.recipe.replace(param_groups=(("attention", 0.2),)),
+        notebooks=("05_dynamic_convolution",),
     ),
     replace(
         SE_FINETUNE,
