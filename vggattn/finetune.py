@@ -187,6 +187,9 @@ class Comparison:
     baseline_acc: float
     runs: tuple[FinetuneRun, ...]
     added_parameters: int
+    control_label: str = "plain"
+    """What the "plain" runs are: the plain network, or (a change of recipe measured against the same attention
+    without it) the control experiment's attention runs."""
 
     def arm(self, arm: str) -> list[FinetuneRun]:
         check_choice("arm", arm, ARMS)
@@ -225,7 +228,7 @@ class Comparison:
             starts = [run.start_acc for run in runs if run.start_acc is not None]  # None: trained from scratch
             start = f"{statistics.fmean(100 * acc for acc in starts):>8.2f}%" if starts else f"{'-':>9}"
             seconds = statistics.fmean(run.seconds for run in runs)
-            name = self.attention if arm == "attention" else "plain"
+            name = self.attention if arm == "attention" else self.control_label
             rows.append(
                 f"{name:<12}{len(runs):>6}{start}{stats.mean:>11.2f}%{stats.std:>7.2f}"
                 f"{f'{stats.low:.2f}-{stats.high:.2f}':>15}{seconds:>9.0f}"

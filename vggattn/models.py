@@ -29,7 +29,7 @@ from vggattn.attention import (
     DynamicConv2d,
 )
 from vggattn.attention.kinds import ATTENTION_KINDS
-from vggattn.checks import check_bool, check_choice, check_int, check_positive
+from vggattn.checks import check_bool, check_choice, check_int, check_number, check_positive
 
 # torchvision's `cfgs`, keyed by depth (torchvision's letters: 11 "A", 13 "B", 16 "D", 19 "E").
 # An int is a 3x3 conv (+ BN) + ReLU with that many output channels; "M" a 2x2 max-pool that ends a block.
@@ -166,17 +166,23 @@ def _make_features(
     return nn.Sequential(layers), layer_block
 
 
-def _make_head(head: str, channels: int, num_classes: int) -> tuple[nn.Module, nn.Sequential]:
-    """(avgpool, classifier) of the `head` kind for `channels` feature maps."""
+def _make_head(
+    head: str, channels: int, num_classes: int, dropout: float | None = None
+) -> tuple[nn.Module, nn.Sequential]:
+    """(avgpool, classifier) of the `head` kind for `channels` feature maps (`dropout`: see `build_vgg`)."""
     if head == "cifar":
-        return nn.AdaptiveAvgPool2d(1), nn.Sequential(nn.Linear(channels, num_classes))
+        linear = nn.Linear(channels, num_classes)
+        if not dropout:
+            return nn.AdaptiveAvgPool2d(1), nn.Sequential(linear)
+        return nn.AdaptiveAvgPool2d(1), nn.Sequential(OrderedDict(dropout=nn.Dropout(p=dropout), **{"0": linear}))
+    p = 0.5 if dropout is None else dropout
     return nn.AdaptiveAvgPool2d((7, 7)), nn.Sequential(
         nn.Linear(channels * 7 * 7, 4096),
         nn.ReLU(True),
-        nn.Dropout(p=0.5),
+        nn.Dropout(p=p),
         nn.Linear(4096, 4096),
         nn.ReLU(True),
-        nn.Dropout(p=0.5),
+        nn.Dropout(p=p),
         nn.Linear(4096, num_classes),
     )
 
@@ -233,6 +239,7 @@ def build_vgg(
     placement: str | None = None,
     blocks: Iterable[int] | None = None,
     weights: str | None = None,
+    dropout: float | None = None,
     **attention_kwargs: object,
 ) -> VGG:
     """Build a VGG of `depth` (11, 13, 16, 19), optionally with attention.
@@ -242,6 +249,10 @@ def build_vgg(
       C5 * 7 * 7 = round(512 * width) * 49 inputs, the hidden 4096 does not change with `width`.
       `head="cifar"`: AdaptiveAvgPool2d(1) + Linear(round(512 * width), num_classes).
       `num_classes` defaults to 1000 (imagenet head) or 10 (cifar head).
+    - `dropout`: the probability of the head's dropout; None keeps the default, torchvision's 0.5 before
+      each hidden Linear of the imagenet head and none in the cifar head. In the cifar head, p > 0 puts an
+      `nn.Dropout(p)` before its Linear (`classifier.dropout`; the Linear keeps its key `classifier.0`, so
+      stored weights load either way).
     - `attention`: None or one of `ATTENTION_KINDS`; `placement` (default: the article's, see
       `ATTENTION_KINDS`) and `blocks` (1-based, default all five) say where. `attention_kwargs`
       go to the module (e.g. `reduction=16, bias=False` for SE; `num_kernels=4` for dynamic).
@@ -257,6 +268,10 @@ def build_vgg(
     if scaled_channels(64, width) < 1:
         raise ValueError(f"width={width} gives round(64 * width) = 0 channels in the first block; use width >= 1/64")
     check_choice("head", head, HEADS)
+    if dropout is not None:
+        check_number("dropout", dropout)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout is a probability in [0, 1), got {dropout!r}; 0.5 is torchvision's VGG default")
     if num_classes is None:
         num_classes = 1000 if head == "imagenet" else 10
     check_int("num_classes", num_classes)
@@ -285,6 +300,7 @@ def build_vgg(
         "attention": attention,
         "placement": placement,
         "blocks": None if blocks is None else list(chosen_blocks),
+        **({"dropout": dropout} if dropout is not None else {}),  # absent when default: older configs unchanged
         **attention_kwargs,
     }
     try:
@@ -301,7 +317,7 @@ def build_vgg(
     features, layer_block = _make_features(
         CFGS[depth], batch_norm, width, attention, placement, chosen_blocks, attention_kwargs
     )
-    avgpool, classifier = _make_head(head, scaled_channels(512, width), num_classes)
+    avgpool, classifier = _make_head(head, scaled_channels(512, width), num_classes, dropout)
     model = VGG(features, avgpool, classifier, config, layer_block)
     _init_weights(model)
     if pretrained is not None:

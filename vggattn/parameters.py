@@ -42,25 +42,43 @@ def model_parts(model: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
 
 
 def _select_parameters(model: nn.Module, parts: str | Iterable[str]) -> list[nn.Parameter]:
-    """Parameters of `parts`: `"all"`, a part of `PARTS`, or a submodule name such as `"features.4"`."""
+    """Parameters of `parts`: `"all"`, a part of `PARTS`, `"block1"` ... `"block5"` (every layer of that VGG
+    block in `model.features`, attention included) or a submodule name such as `"features.4"`."""
     names = [parts] if isinstance(parts, str) else list(parts)
     by_part = model_parts(model)
     modules = dict(model.named_modules())
+    by_block = _block_parameters(model)
     selected: dict[int, nn.Parameter] = {}
     for name in names:
         if name == "all":
             chosen = list(model.parameters())
         elif name in by_part:
             chosen = [parameter for _, parameter in by_part[name]]
+        elif name in by_block:
+            chosen = by_block[name]
         elif name in modules and name != "":
             chosen = list(modules[name].parameters())
         else:
+            blocks = f", {sorted(by_block)}" if by_block else ""
             raise ValueError(
-                f"unknown part {name!r}: expected 'all', one of {PARTS} or a submodule name of the model "
+                f"unknown part {name!r}: expected 'all', one of {PARTS}{blocks} or a submodule name of the model "
                 f"(e.g. {[n for n, _ in model.named_children()][:4]})"
             )
         selected.update((id(parameter), parameter) for parameter in chosen)
     return list(selected.values())
+
+
+def _block_parameters(model: nn.Module) -> dict[str, list[nn.Parameter]]:
+    """{"block1": [...], ...}: the parameters of each VGG block's layers (`model.layer_block`); {} for other models."""
+    layer_block = getattr(model, "layer_block", None)
+    features = getattr(model, "features", None)
+    if not isinstance(layer_block, dict) or not isinstance(features, nn.Module):
+        return {}
+    blocks: dict[str, list[nn.Parameter]] = {}
+    for name, layer in features.named_children():
+        if name in layer_block:
+            blocks.setdefault(f"block{layer_block[name]}", []).extend(layer.parameters())
+    return blocks
 
 
 def freeze(model: nn.Module, parts: str | Iterable[str] = "all") -> None:

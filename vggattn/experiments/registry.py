@@ -74,6 +74,66 @@ DYNAMIC_FINETUNE = replace(
     saved_seed=None,  # notebook 05 retrains seed 0 live to watch it; 7.9 MB of K=4 kernels stay out of git
 )
 
+ADVICE_SEEDS = (0, 1, 2, 3, 4)
+ADVICE_CONTROL = ExperimentSpec(
+    name="advice-control",
+    kind="finetune",
+    description="SE inserted the article's way (its init: a random MLP, gates near 0.5) into the baseline and "
+    "fine-tuned 3 epochs with FINETUNE_RECIPE, seeds 0-4: the control of every advice-* experiment",
+    recipe=FINETUNE_RECIPE,
+    start_from="baseline",
+    attention="se",
+    near_identity=False,
+    arms=("attention",),
+    seeds=ADVICE_SEEDS,
+    data=FINETUNE_DATA,
+    notebooks=("06_practice", "07_comparison"),
+)
+
+
+def advice_spec(technique: str, what: str, **changes: object) -> ExperimentSpec:
+    """advice-`technique`: the control's fine-tune with one piece of the SE article's training advice (`changes`
+    to the recipe, or `model=` for the head), paired seed by seed with advice-control's SE runs."""
+    model = changes.pop("model", {})
+    return replace(
+        ADVICE_CONTROL,
+        name=f"advice-{technique}",
+        description=f"advice-control's fine-tune with {what}; control: advice-control (same SE insertion, data and "
+        "seeds)",
+        recipe=ADVICE_CONTROL.recipe.replace(**changes),
+        model=model,
+        control="advice-control",
+        control_arm="attention",
+    )
+
+
+ADVICE = {
+    "differential_lr": advice_spec(
+        "differential-lr",
+        "the backbone at a tenth of the learning rate of SE and the head (0.002 vs 0.02, the article's 1e-5 vs 1e-4)",
+        param_groups=(("backbone", FINETUNE_RECIPE.lr / 10),),
+    ),
+    "progressive_unfreezing": advice_spec(
+        "progressive-unfreezing",
+        "progressive unfreezing in three 1-epoch stages: SE and head; then blocks 4-5 too; then everything",
+        stages=(
+            (1, ("attention", "head")),
+            (1, ("attention", "head", "block4", "block5")),
+            (1, ("all",)),
+        ),
+    ),
+    "dropout": advice_spec("dropout", "dropout 0.5 before the classifier", model={"dropout": 0.5}),
+    "weight_decay": advice_spec("weight-decay", "10x the weight decay (5e-3 vs 5e-4)", weight_decay=5e-3),
+    "label_smoothing": advice_spec("label-smoothing", "label smoothing 0.1", label_smoothing=0.1),
+    "lower_lr": advice_spec("lower-lr", "a quarter of the learning rate (0.005 vs 0.02)", lr=FINETUNE_RECIPE.lr / 4),
+    "gradient_clipping": advice_spec("gradient-clipping", "the gradients' L2 norm clipped to 1.0", grad_clip=1.0),
+    "larger_batch": advice_spec(
+        "larger-batch", "twice the batch (512 vs 256; the same lr, so half as many steps)", batch_size=512
+    ),
+}
+"""The SE article's training advice (its sections 6 and 9), one experiment per technique, keyed by the name of the
+figure notebook 06 records (`advice_<technique>`)."""
+
 SCRATCH_SEEDS = (0, 1, 2)
 SCRATCH_PLAIN = ExperimentSpec(
     name="scratch-plain",
@@ -211,6 +271,8 @@ SPECS: tuple[ExperimentSpec, ...] = (
         recipe=DYNAMIC_FINETUNE.recipe.replace(param_groups=(("attention", 0.2),)),
         notebooks=("05_dynamic_convolution",),
     ),
+    ADVICE_CONTROL,
+    *ADVICE.values(),
     replace(
         SE_FINETUNE,
         name="smoke-finetune",

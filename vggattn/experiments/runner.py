@@ -118,6 +118,7 @@ def run_experiment(
                 progress=progress,
                 device=device,
                 out_dir=out_dir,
+                **(dict(spec.model) if arm == "attention" else {}),  # e.g. dropout: FINETUNE_MODEL_OPTIONS
                 **spec.attention_kwargs(),
             )
             start_point = run.start_acc

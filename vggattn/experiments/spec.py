@@ -27,6 +27,10 @@ from ..data import CifarTensors
 from ..train import TrainConfig
 
 KINDS = ("train", "finetune", "scratch")
+FINETUNE_MODEL_OPTIONS = ("dropout",)
+"""`build_vgg` arguments a "finetune" spec's `model` may set: they change the start model's network without adding
+weights, so that the stored weights still load."""
+CONTROL_ARMS = ("plain", "attention")
 SAVED_DTYPES = ("float32", "float16")
 SPEC_FORMAT = 1  # bump when the meaning of a spec field changes: every stored result becomes stale
 
@@ -73,7 +77,10 @@ class ExperimentSpec:
     `insert_attention` (e.g. `(("num_kernels", 4),)`). `saved_seed`: the seed whose model is stored for the
     notebooks' figures (the attention arm where there is one), or None to store no model. `control`: the
     experiment whose plain runs (same seeds, data order and recipe) are this one's control, when it trains
-    the attention arm only (several attention kinds then share one set of plain runs). `saved_dtype`: the
+    the attention arm only (several attention kinds then share one set of plain runs). `control_arm`: which arm
+    of `control` is the control: "plain", or "attention" for a change of recipe or head (`model` in a
+    "finetune": `FINETUNE_MODEL_OPTIONS`) measured against the same attention trained without it (same
+    seeds, data and attention; the training advice of notebook 06). `saved_dtype`: the
     precision of the stored model's weights, "float16" where a float32 file would pass the store's 5 MB per
     model (it is loaded back as float32; the recorded accuracies are the float32 model's).
     """
@@ -96,6 +103,7 @@ class ExperimentSpec:
     notebooks: tuple[str, ...] = ()
     control: str | None = None
     saved_dtype: str = "float32"
+    control_arm: str = "plain"
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, KINDS)
@@ -111,6 +119,21 @@ class ExperimentSpec:
             raise ValueError(f"{self.name}: a scratch comparison needs an attention kind")
         if self.kind != "finetune" and not self.model:
             raise ValueError(f"{self.name}: a {self.kind!r} experiment needs model (build_vgg arguments)")
+        if self.kind == "finetune" and self.model:
+            unknown = sorted(set(self.model) - set(FINETUNE_MODEL_OPTIONS))
+            if unknown:
+                raise ValueError(
+                    f"{self.name}: a finetune takes its network from {self.start_from!r}; its model may set only "
+                    f"{FINETUNE_MODEL_OPTIONS}, got {unknown}"
+                )
+            if "plain" in self.arms:
+                raise ValueError(
+                    f"{self.name}: model={dict(self.model)} changes the attention arm only; train arms=('attention',) "
+                    "against a control experiment (control=..., control_arm='attention')"
+                )
+        check_choice("control_arm", self.control_arm, CONTROL_ARMS)
+        if self.control_arm != "plain" and self.control is None:
+            raise ValueError(f"{self.name}: control_arm={self.control_arm!r} needs a control experiment (control=...)")
         if self.saved_seed is not None and self.saved_seed not in self.seeds:
             raise ValueError(f"{self.name}: saved_seed {self.saved_seed} is not one of the seeds {self.seeds}")
         for arm in self.arms:
@@ -158,6 +181,7 @@ class ExperimentSpec:
             **({"control": self.control} if self.control is not None else {}),
             **({"attention_version": self.attention_version} if self.attention_version != 1 else {}),
             **({"saved_dtype": self.saved_dtype} if self.saved_dtype != "float32" else {}),
+            **({"control_arm": self.control_arm} if self.control_arm != "plain" else {}),
         }
 
     @property

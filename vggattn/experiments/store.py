@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -173,21 +173,40 @@ class ExperimentResult:
 
     def comparison(self, control: ExperimentResult | None = None) -> Comparison:
         """The attention arm against its control: the spec's `control` experiment's plain runs when it names one,
-        else `control`'s plain arm, else this experiment's own plain arm (same seeds, data order and recipe)."""
+        else `control`'s plain arm, else this experiment's own plain arm (same seeds, data order and recipe).
+
+        With `control_arm="attention"` the control is the control experiment's attention runs (relabelled
+        "plain" in the `Comparison`): the same attention, data and seeds, trained without this spec's change of
+        recipe or head; the comparison is labelled with the two experiments' names."""
         if control is None and self.spec.control is not None:
             control = ExperimentResult.load(self.spec.control)
         plain_from = control if control is not None else self
+        control_arm = self.spec.control_arm if control is not None else "plain"
+        same = ("data",) if control_arm == "attention" else ("data", "recipe")
+        if control_arm == "attention":
+            same += ("start_from", "attention", "attention_options", "placement", "near_identity")
         if control is not None:
-            for what in ("data", "recipe"):
+            for what in same:
                 if getattr(control.spec, what) != getattr(self.spec, what):
                     raise ValueError(f"{control.name} used another {what} than {self.name}: not a paired control")
-        label = self.spec.attention if self.spec.near_identity else f"{self.spec.attention} (article init)"
+            missing = sorted(set(self.spec.seeds) - set(control.spec.seeds))
+            if missing:
+                raise ValueError(f"{control.name} has no runs with the seeds {missing} of {self.name}: not paired")
         baseline_acc = self.start_acc if self.start_acc is not None else math.nan
+        if control_arm == "attention":
+            control_runs = tuple(replace(run, arm="plain") for run in control.arm("attention"))
+            label, control_label = self.name, control.name
+        else:
+            control_runs = tuple(plain_from.arm("plain"))
+            label = self.spec.attention if self.spec.near_identity else f"{self.spec.attention} (article init)"
+            control_label = "plain"
+        seeds = set(self.spec.seeds)
         return Comparison(
             label,
             baseline_acc,
-            tuple(self.arm("attention")) + tuple(plain_from.arm("plain")),
+            tuple(self.arm("attention")) + tuple(run for run in control_runs if run.seed in seeds),
             self.record.get("added_parameters", 0),
+            control_label,
         )
 
     def model(self, device: str | torch.device = "cpu") -> nn.Module:
