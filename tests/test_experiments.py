@@ -270,3 +270,50 @@ def test_a_model_stored_in_float16_loads_as_float32_and_predicts_alike(tiny_stor
     assert "saved_dtype" not in TINY_SPECS[0].as_dict(), "float32, the default, leaves older hashes unchanged"
     with pytest.raises(ValueError, match="saved_dtype must be one of"):
         replace(spec, saved_dtype="int8")
+
+
+def test_a_change_of_recipe_or_head_is_paired_with_the_same_attention_without_it(tiny_store, monkeypatch):
+    """advice-* style: an attention-only fine-tune with dropout in the head (model=) and label smoothing,
+    against the control experiment's attention runs (control_arm="attention"): same seeds, data, insertion."""
+    control = replace(registry.get_spec("tiny-se"), name="tiny-se-control", arms=("attention",), saved_seed=None)
+    advice = replace(
+        control,
+        name="tiny-se-advice",
+        recipe=control.recipe.replace(label_smoothing=0.1),
+        model={"dropout": 0.5},
+        control="tiny-se-control",
+        control_arm="attention",
+    )
+    for spec in (control, advice):
+        monkeypatch.setitem(registry._BY_NAME, spec.name, spec)
+    control_result = runner.run_experiment("tiny-se-control", progress=False)
+    result = runner.run_experiment("tiny-se-advice", progress=False)
+    comparison = result.comparison()
+    assert [(run.arm, run.seed) for run in comparison.runs] == [
+        ("attention", 0),
+        ("attention", 1),
+        ("plain", 0),
+        ("plain", 1),
+    ]
+    # the control runs are the control experiment's attention runs, not a plain network
+    assert [run.final_acc for run in comparison.arm("plain")] == [
+        run.final_acc for run in control_result.arm("attention")
+    ]
+    assert comparison.attention == "tiny-se-advice" and "tiny-se-control" in comparison.table()
+    assert result.record["spec"]["control_arm"] == "attention" and result.record["spec"]["model"] == {"dropout": 0.5}
+    other_insertion = replace(control, name="tiny-se-careless", near_identity=False)
+    monkeypatch.setitem(registry._BY_NAME, other_insertion.name, other_insertion)
+    with pytest.raises(ValueError, match="another near_identity"):
+        result.comparison(runner.run_experiment("tiny-se-careless", progress=False))
+
+
+def test_a_finetune_may_change_only_the_head_dropout_and_trains_no_plain_arm_with_it():
+    base = dict(name="x", kind="finetune", description="", recipe=FINETUNE_RECIPE, start_from="b", attention="se")
+    with pytest.raises(ValueError, match="may set only"):
+        ExperimentSpec(**base, model={"width": 0.5}, arms=("attention",))
+    with pytest.raises(ValueError, match="changes the attention arm only"):
+        ExperimentSpec(**base, model={"dropout": 0.5})
+    with pytest.raises(ValueError, match="needs a control experiment"):
+        ExperimentSpec(**base, arms=("attention",), control_arm="attention")
+    with pytest.raises(ValueError, match="control_arm must be one of"):
+        ExperimentSpec(**base, control="y", control_arm="head")

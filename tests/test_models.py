@@ -389,3 +389,17 @@ def test_a_new_attention_kind_is_one_registry_entry(monkeypatch):
     assert [name for name in model.features._modules if name.startswith("identity")] == [
         f"identity{b}" for b in range(1, 6)
     ]
+
+
+def test_dropout_in_the_cifar_head_comes_before_its_linear_and_keeps_its_key() -> None:
+    plain = build_vgg(11, True, TINY, head="cifar")
+    with_dropout = build_vgg(11, True, TINY, head="cifar", dropout=0.5)
+    assert list(with_dropout.state_dict()) == list(plain.state_dict())  # stored weights load either way
+    assert isinstance(with_dropout.classifier[0], nn.Dropout) and with_dropout.classifier[0].p == 0.5
+    assert with_dropout.config["dropout"] == 0.5 and "dropout" not in plain.config  # older configs unchanged
+    with_dropout.load_state_dict(plain.state_dict())
+    x = torch.randn(4, 3, 32, 32)
+    assert torch.equal(with_dropout.eval()(x), plain.eval()(x))  # eval: dropout is the identity
+    assert all(m.p == 0.1 for m in build_vgg(11, dropout=0.1).classifier if isinstance(m, nn.Dropout))
+    with pytest.raises(ValueError, match=r"dropout is a probability in \[0, 1\)"):
+        build_vgg(11, dropout=1.5)

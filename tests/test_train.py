@@ -216,6 +216,23 @@ def test_freeze_unfreeze_and_set_trainable():
         freeze(model, "neck")
 
 
+def test_a_block_part_is_every_layer_of_that_vgg_block_attention_included():
+    model = tiny_vgg(attention="se")
+    set_trainable(model, ["block5"])
+    names = set(trainable_parameter_names(model))
+    expected = {
+        f"features.{layer}.{key}"
+        for layer, block in model.layer_block.items()
+        if block == 5
+        for key, _ in model.features.get_submodule(layer).named_parameters()
+    }
+    assert names == expected and any(name.startswith("features.se5.") for name in names)
+    set_trainable(model, ["block4", "block5", "head"])
+    assert len(trainable_parameter_names(model)) > len(names)
+    with pytest.raises(ValueError, match=r"'block6'.*'block1'"):
+        freeze(model, "block6")
+
+
 def test_fit_refuses_a_fully_frozen_model(tiny_cifar):
     model = tiny_vgg()
     freeze(model)
