@@ -6,6 +6,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
+from vggattn.advice import ADVICE_CLAIMS, advice_effects
 from vggattn.audit import audit_claims, se_claims, verdict_counts, with_verdict
 from vggattn.claims import VERDICTS, record_claims
 from vggattn.comparison import VariantTiming, variant_kinds, variant_results
@@ -96,3 +97,13 @@ def test_make_run_summary_appends_the_audit(tmp_path, monkeypatch, claims):
     text = summary.read_text()
     assert "## The claims audit" in text and f"{len(claims)} claims" in text
     assert "| SE: parameters, 2C^2/r per block | SE (001) |" in text
+
+
+def test_the_training_advice_rows_are_the_stored_paired_effects(claims):
+    rows = by_topic(claims)
+    effects = advice_effects()
+    assert set(effects) == set(ADVICE_CLAIMS)
+    for technique, effect in effects.items():
+        row = rows[f"SE: {ADVICE_CLAIMS[technique][1]}"]
+        assert row.measured == effect.paired.summary() and row.notebook == "06_practice"
+        assert effect.paired.seeds == (0, 1, 2, 3, 4)

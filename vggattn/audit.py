@@ -22,6 +22,7 @@ import torch
 import torchvision
 from torch import nn
 
+from .advice import ADVICE_CLAIMS, advice_effects
 from .attention import ArticleDynamicConv2d, DynamicConv2d, SpatialAttention, article_forward
 from .claims import VERDICTS, Claim
 from .comparison import (
@@ -37,15 +38,14 @@ from .comparison import (
     variant_results,
 )
 from .experiments import ExperimentResult
-from .finetune import BASELINE, BASELINE_RECIPE
+from .finetune import BASELINE
 from .inspection import article_dynamic_conv_parameters, count_flops, count_parameters, se_parameters, trace_shapes
 from .models import build_vgg, load_backbone_weights
 from .stats import paired_comparison
 
 SPATIAL, SE, DYNAMIC, PAPERS = "spatial (000)", "SE (001)", "dynamic conv (002)", "published"
 NB01, NB02, NB03, NB04 = "01_vgg16_baseline", "02_squeeze_excitation", "03_spatial_attention", "04_cbam"
-NB05, NB06, NB07 = "05_dynamic_convolution", "06 (practice, planned)", "07_comparison"
-PRACTICE = "not testable here: measured in the practice notebook 06 (planned)"
+NB05, NB06, NB07 = "05_dynamic_convolution", "06_practice", "07_comparison"
 UNTESTABLE = "not testable here"
 SE_BLOCK_CHANNELS = (64, 128, 256, 512, 512)
 """The channels of the article's five SE blocks (the end of each VGG16 block)."""
@@ -347,18 +347,14 @@ def se_claims(results: dict[str, VariantResult], timing: dict[str, VariantTiming
     )
     rows.add("SE: fits ResNet, Inception, MobileNet", "easily integrated", measured, blocks > 0, NB07)
     _cbam_over_se(rows, results)
-    recipe = BASELINE_RECIPE
+    for technique, effect in advice_effects().items():  # the effects notebook 06 shows, from the same stored runs
+        section, topic, said = ADVICE_CLAIMS[technique]
+        rows.append(Claim.from_comparison(f"SE: {topic}", said=f"{said} ({section})", paired=effect.paired, article=SE,
+                                          notebook=NB06))  # fmt: skip
     rows.untestable(
         ("SE: GPU inference time", "+5%", "not testable here: the course runs on a CPU; GPU not measured here", NB07),
-        ("SE: differential learning rates", "backbone 1e-5, SE and classifier 1e-4", PRACTICE, NB06),
-        ("SE: progressive unfreezing", "frozen backbone, then the last blocks, then all", PRACTICE, NB06),
-        ("SE: more dropout", "against the overfitting SE's parameters bring", PRACTICE, NB06),
-        ("SE: weight decay", "against overfitting", f"{PRACTICE}; every run here uses {recipe.weight_decay}", NB06),
-        ("SE: label smoothing", "against overfitting", f"{PRACTICE}; all runs here use {recipe.label_smoothing}", NB06),
-        ("SE: stronger augmentation", "against overfitting on small data sets", PRACTICE, NB06),
-        ("SE: lower initial learning rate", "against unstable training", PRACTICE, NB06),
-        ("SE: gradient clipping", "against unstable training", PRACTICE, NB06),
-        ("SE: larger batch", "against unstable training", f"{PRACTICE}; every run here uses {recipe.batch_size}", NB06),
+        ("SE: stronger augmentation", "against overfitting on small data sets", "not testable here: every run uses "
+         "the series' augmentation (random crop and flip); no experiment with a stronger one", NB06),
         ("SE: less overfitting on small data sets", "in transfer learning", "not testable here: the course "
          "fine-tunes on the task it trained on (CIFAR-10); no transfer to a new small data set"),
         ("SE: stronger features", "better representations", "not testable here as stated (no measure named); the "
@@ -366,9 +362,11 @@ def se_claims(results: dict[str, VariantResult], timing: dict[str, VariantTiming
         ("SE: faster adaptation to new tasks", "in transfer learning", "not testable here: no second task"),
         ("SE: variants sSE, scSE, BAM", "spatial, concurrent, bottleneck attention", "not testable here: not "
          "implemented in the package (CBAM is: its row above)", NB07),
-        ("SE: pruning and distillation", "cut the time SE adds", "not testable here: not part of the course", NB07),
-        ("SE: ONNX or TensorRT", "cut the time SE adds", "not testable here: TensorRT needs a GPU; the course times "
-         "eager PyTorch on a CPU", NB07),
+        ("SE: pruning and distillation", "cut the time SE adds", "not testable here: structured pruning and "
+         "distillation are training runs not made here; 06 shows that unstructured pruning leaves a dense CPU "
+         "kernel as slow", NB06),
+        ("SE: ONNX or TensorRT", "cut the time SE adds", "not testable here: TensorRT needs a GPU and the course times "
+         "eager PyTorch; 06 exports every variant to ONNX and checks it against eager (not its speed)", NB06),
         ("SE: ImageNet top-1", "+1.5-2%", "not testable here (no ImageNet); SE paper Table 2, VGG-16 BN: top-1 "
          f"error {PUBLISHED['se-vgg16-top1'].change} ({PUBLISHED['se-vgg16-top1'].gain:+.2f} points)"),
         ("SE: ImageNet top-5", "+1-1.5%", "not testable here (no ImageNet); SE paper Table 2, VGG-16 BN: top-5 "
@@ -478,8 +476,9 @@ def dynamic_claims(results: dict[str, VariantResult], timing: dict[str, VariantT
          "dynamic-convolution run per block"),
         ("dynamic: the reduction ratio trades accuracy for cost", "smaller ratio, more cost, maybe better", "the cost "
          f"is exact for one 512->512 layer ({ratios} parameters); the accuracy is not testable here: r=16 only"),
-        ("dynamic: needs a careful lr schedule and regularisation", "adjust them", f"{PRACTICE}; the package anneals "
-         "the softmax temperature 30 -> 1 (Chen et al.)", NB06),
+        ("dynamic: needs a careful lr schedule and regularisation", "adjust them", "not testable here: no run compares "
+         "schedules for dynamic convolution (06 measures the SE article's advice for SE); the package anneals the "
+         "softmax temperature 30 -> 1 (Chen et al.)", NB05),
         ("dynamic: multi-head and spatially aware extensions", "heads per pattern; spatial weights", "not testable "
          "here: not implemented in the package"),
         ("dynamic: temporal extension", "for video", "not testable here: no video in the course"),

@@ -77,6 +77,7 @@ class PairedComparison:
     differences: tuple[float, ...]
     seeds: tuple[int, ...]
     name: str = "attention"
+    control_name: str = "control"
 
     @property
     def n(self) -> int:
@@ -133,7 +134,7 @@ class PairedComparison:
             return f"{self.name}: {self.mean:+.2f} points from one seed: no interval, run at least 2 seeds"
         low, high = self.interval
         text = (
-            f"{self.name} minus control: {self.mean:+.2f} points, 95% interval [{low:+.2f}, {high:+.2f}] "
+            f"{self.name} minus {self.control_name}: {self.mean:+.2f} points, 95% interval [{low:+.2f}, {high:+.2f}] "
             f"({self.n} seeds, {self.agree}/{self.n} agree in sign): {self.verdict}"
         )
         if self.verdict == "within noise":
@@ -151,6 +152,7 @@ def paired_comparison(
     control: dict[int, float] | Sequence[float],
     *,
     name: str = "attention",
+    control_name: str = "control",
 ) -> PairedComparison:
     """Pair the arms seed by seed: {seed: accuracy in points} (or equal-length sequences in seed order).
 
@@ -172,7 +174,7 @@ def paired_comparison(
         for value in arm.values():
             check_number("an accuracy", value, hint="accuracies are finite numbers, in points")
     seeds = tuple(sorted(attention))
-    return PairedComparison(tuple(attention[s] - control[s] for s in seeds), seeds, name)
+    return PairedComparison(tuple(attention[s] - control[s] for s in seeds), seeds, name, control_name)
 
 
 # ------------------------------------------------------------------------------------- one pair of models
