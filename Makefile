@@ -16,7 +16,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[course,notebooks,test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[course,notebooks,test,export]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vggattn)" >/dev/null
 	touch $(STAMP)
 

@@ -39,10 +39,10 @@ def test_environment_yml_agrees_with_pyproject():
     assert version >= minimum, f"environment.yml python {version} is below requires-python {minimum}"
     # the pip section installs this project with the same extras as the Makefile
     pip_lines = [l for l in lines if l.startswith("- -e .")]
-    assert pip_lines == ["- -e .[course,notebooks,test]"], pip_lines
+    assert pip_lines == ["- -e .[course,notebooks,test,export]"], pip_lines
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    assert '-e ".[course,notebooks,test]"' in makefile
-    for extra in ("course", "notebooks", "test"):
+    assert '-e ".[course,notebooks,test,export]"' in makefile
+    for extra in ("course", "notebooks", "test", "export"):
         assert extra in project["optional-dependencies"]
     # no version is stated twice: any package pinned in environment.yml must match pyproject's pin
     pins = {}

@@ -87,7 +87,7 @@ ADVICE_CONTROL = ExperimentSpec(
     arms=("attention",),
     seeds=ADVICE_SEEDS,
     data=FINETUNE_DATA,
-    notebooks=("06_practice", "07_comparison"),
+    notebooks=("06_practice",),  # 02 and 07 read the effects through vggattn.advice
 )
 
 
