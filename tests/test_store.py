@@ -80,6 +80,19 @@ def test_the_stored_baseline_scores_its_stored_accuracy(stored_data):
     assert abs(100 * accuracy - 100 * baseline.final_acc) <= BASELINE_TOLERANCE_POINTS, (accuracy, baseline.final_acc)
 
 
+def test_a_model_stored_in_float16_scores_its_stored_float32_accuracy(stored_data):
+    """scratch-dynamic keeps its model in float16 (the store's 5 MB per model): loaded as float32, it scores the
+    accuracy its float32 run recorded, within a few of the 10,000 test images (notebook 05 uses this model)."""
+    result = ExperimentResult.load("scratch-dynamic")
+    assert result.spec.saved_dtype == "float16" and result.record["model_dtype"] == "float16"
+    model = result.model()
+    assert {parameter.dtype for parameter in model.parameters()} == {torch.float32}
+    _, test = stored_data
+    _, accuracy = evaluate(model, test, tta_flip=result.spec.recipe.tta_flip)
+    stored = result.run("attention", result.spec.saved_seed).final_acc
+    assert abs(accuracy - stored) <= 0.003, (accuracy, stored)  # 30 of 10,000 images: float16 rounding, another CPU
+
+
 def test_the_smoke_finetune_reproduces(stored_data, tmp_path, monkeypatch):
     stored = ExperimentResult.load("smoke-finetune")
     copy = tmp_path / "experiments"  # run again into a copy of the store: the committed files stay as they are
