@@ -271,10 +271,25 @@ def finetune_run(
             baseline_model, attention, placement=placement, near_identity=near_identity, **attention_kwargs
         )
     _, start_acc = evaluate(model, test_data, device=device, tta_flip=recipe.tta_flip)
-    resume = None
-    if out_dir is not None and (Path(out_dir) / LAST_CHECKPOINT).is_file():
-        resume = out_dir
-    history = fit(
+    history = _fit_arm(model, train_data, test_data, recipe, seed, device, progress, out_dir)
+    arm = "plain" if attention is None else "attention"
+    return FinetuneRun(arm, seed, start_acc, history), model
+
+
+def _fit_arm(
+    model: nn.Module,
+    train_data: CifarTensors,
+    test_data: CifarTensors,
+    recipe: TrainConfig,
+    seed: int,
+    device: str | torch.device,
+    progress: bool,
+    out_dir: str | Path | None,
+) -> History:
+    """`fit` one arm of one seed, as both protocols train it: the temperature of a `DynamicConv2d` annealed per
+    step, and with `out_dir` a checkpoint per epoch there, continued from when one is found."""
+    resume = out_dir if out_dir is not None and (Path(out_dir) / LAST_CHECKPOINT).is_file() else None
+    return fit(
         model,
         train_data,
         test_data,
@@ -286,8 +301,6 @@ def finetune_run(
         resume=resume,
         on_step_start=temperature_annealing(model, recipe.epochs),
     )
-    arm = "plain" if attention is None else "attention"
-    return FinetuneRun(arm, seed, start_acc, history), model
 
 
 def compare_finetune(
@@ -381,19 +394,7 @@ def scratch_run(
     `finetune_run`; a model with `DynamicConv2d` anneals its temperature per step. With `out_dir` it checkpoints
     every epoch there and continues from the last one (the experiment store's runs)."""
     model = build_arm(model_config, attention, seed, placement, **attention_kwargs)
-    resume = out_dir if out_dir is not None and (Path(out_dir) / LAST_CHECKPOINT).is_file() else None
-    history = fit(
-        model,
-        train_data,
-        test_data,
-        recipe,
-        seed=seed,
-        device=device,
-        progress=progress,
-        out_dir=out_dir,
-        resume=resume,
-        on_step_start=temperature_annealing(model, recipe.epochs),
-    )
+    history = _fit_arm(model, train_data, test_data, recipe, seed, device, progress, out_dir)
     return FinetuneRun("plain" if attention is None else "attention", seed, None, history), model
 
 
